@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ostream>
 #include <string_view>
 
 #include "tensor/error.h"
@@ -46,6 +47,8 @@ template <>
 constexpr DType dtype_of<int64_t>() { return DType::i64; }
 template <>
 constexpr DType dtype_of<bool>() { return DType::b8; }
+
+inline std::ostream& operator<<(std::ostream& os, DType d) { return os << dtype_name(d); }
 
 // Calls f.template operator()<T>() with T the C++ type of `dtype`:
 //   visit_dtype(x.dtype(), [&]<class T>() { ... T* p = x.data<T>(); ... });
