@@ -1,0 +1,135 @@
+// Module registry and the operations that walk it (see module.h).
+#include "nn/module.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "autograd/grad_mode.h"
+#include "tensor/kernels/copy.h"
+
+namespace gradstack::nn {
+
+namespace {
+void check_name(const std::string& name, const char* what) {
+    check(!name.empty() && name.find('.') == std::string::npos,
+          "[Module] {} name '{}' must be non-empty and contain no '.'", what, name);
+}
+}  // namespace
+
+Tensor Module::register_parameter(const std::string& name, Tensor value) {
+    check_name(name, "parameter");
+    for (const auto& [n, t] : params_)
+        check(n != name, "[Module] parameter '{}' registered twice", name);
+    if (!value.requires_grad()) value.requires_grad_(true);
+    params_.emplace_back(name, value);
+    return value;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor value, bool persistent) {
+    check_name(name, "buffer");
+    buffers_.emplace_back(name, value);
+    buffer_persistent_.push_back(persistent);
+    return value;
+}
+
+void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
+    check_name(name, "submodule");
+    check(module != nullptr, "[Module] submodule '{}' is null", name);
+    for (const auto& [n, m] : children_)
+        check(n != name, "[Module] submodule '{}' registered twice", name);
+    children_.emplace_back(name, std::move(module));
+}
+
+void Module::collect(const std::string& prefix, NamedTensors& params, NamedTensors* buffers,
+                     bool persistent_only) const {
+    for (const auto& [n, t] : params_) params.emplace_back(prefix + n, t);
+    if (buffers) {
+        for (size_t i = 0; i < buffers_.size(); ++i)
+            if (!persistent_only || buffer_persistent_[i])
+                buffers->emplace_back(prefix + buffers_[i].first, buffers_[i].second);
+    }
+    for (const auto& [n, m] : children_) m->collect(prefix + n + ".", params, buffers, persistent_only);
+}
+
+NamedTensors Module::named_parameters() const {
+    NamedTensors out;
+    collect("", out, nullptr, false);
+    return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+    std::vector<Tensor> out;
+    for (auto& [n, t] : named_parameters()) out.push_back(t);
+    return out;
+}
+
+NamedTensors Module::named_buffers() const {
+    NamedTensors params, buffers;
+    collect("", params, &buffers, false);
+    return buffers;
+}
+
+NamedTensors Module::state_dict() const {
+    NamedTensors params, buffers;
+    collect("", params, &buffers, true);
+    params.insert(params.end(), buffers.begin(), buffers.end());
+    return params;
+}
+
+void Module::zero_grad() {
+    for (Tensor& p : parameters()) p.zero_grad();
+}
+
+void Module::train(bool on) {
+    training_ = on;
+    for (auto& [n, m] : children_) m->train(on);
+}
+
+void Module::requires_grad_(bool on) {
+    for (Tensor& p : parameters()) p.requires_grad_(on);
+}
+
+int64_t Module::num_parameters() const {
+    int64_t n = 0;
+    for (auto& [name, t] : named_parameters()) n += t.numel();
+    return n;
+}
+
+void Module::copy_from(const Module& other) {
+    NamedTensors mine = state_dict(), theirs = other.state_dict();
+    std::map<std::string, Tensor> by_name(theirs.begin(), theirs.end());
+    check(mine.size() == theirs.size(), "[copy_from] modules have {} and {} tensors", mine.size(),
+          theirs.size());
+    NoGradGuard no_grad;
+    for (auto& [name, t] : mine) {
+        auto it = by_name.find(name);
+        check(it != by_name.end(), "[copy_from] '{}' is missing in the source module", name);
+        check(it->second.shape() == t.shape(), "[copy_from] '{}' has shape {} here but {} there",
+              name, shape_str(t.shape()), shape_str(it->second.shape()));
+        kernels::copy_(t, it->second);
+    }
+}
+
+void Module::to(Device device) {
+    for (auto& [name, t] : state_dict()) {
+        if (t.device() == device) continue;
+        // Moving needs a cross-device copy kernel, which the CUDA backend provides.
+        fail("[Module::to] cannot move '{}' from {} to {}: no backend for {} is built", name,
+             t.device(), device, device);
+    }
+}
+
+std::string Module::summary() const {
+    std::string out;
+    int64_t total = 0;
+    for (auto& [name, t] : named_parameters()) {
+        out += fmt::format("{:<40} {:<16} {:<8} {:>12}\n", name, shape_str(t.shape()), t.dtype(),
+                           t.numel());
+        total += t.numel();
+    }
+    out += fmt::format("{} parameters\n", total);
+    return out;
+}
+
+}  // namespace gradstack::nn
