@@ -110,8 +110,12 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
     return arg_extreme(kernels::argmin, x, dim, keepdim);
 }
-Tensor argmax(const Tensor& x) { return arg_extreme(kernels::argmax, reshape(x.detach(), {-1}), 0, false); }
-Tensor argmin(const Tensor& x) { return arg_extreme(kernels::argmin, reshape(x.detach(), {-1}), 0, false); }
+Tensor argmax(const Tensor& x) {
+    return arg_extreme(kernels::argmax, reshape(x.detach(), {-1}), 0, false);
+}
+Tensor argmin(const Tensor& x) {
+    return arg_extreme(kernels::argmin, reshape(x.detach(), {-1}), 0, false);
+}
 
 // var = sum((x - mean)^2) / (N - correction). Subtracting the mean first (two passes) keeps the
 // squares small; the one-pass E[x^2] - E[x]^2 loses every digit when |mean| >> std. The gradient
@@ -150,13 +154,14 @@ Tensor running_sum(const Tensor& x, int64_t dim, bool reverse) {
     Tensor y = empty(x.shape(), x.dtype() == DType::b8 ? DType::i64 : x.dtype(), x.device());
     kernels::cumsum(y, x, d, reverse);
     if (!is_floating(x.dtype())) return y;  // integer counts: no gradient
-    return record(op_cumsum, {x}, y, [d, reverse](const Tensor& gy) {
-        return grads{running_sum(gy, d, !reverse)};
-    });
+    return record(op_cumsum, {x}, y,
+                  [d, reverse](const Tensor& gy) { return grads{running_sum(gy, d, !reverse)}; });
 }
 }  // namespace
 
-Tensor cumsum(const Tensor& x, int64_t dim) { return running_sum(x, dim, false); }
+Tensor cumsum(const Tensor& x, int64_t dim) {
+    return running_sum(x, dim, false);
+}
 
 namespace {
 Tensor bool_reduce(const kernels::ReduceKernel& kernel, const Tensor& b, const Dims& dims,

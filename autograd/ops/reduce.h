@@ -35,8 +35,7 @@ Tensor argmin(const Tensor& x);
 // (mean, then squared deviations), so a large common offset does not cancel digits. N <=
 // correction divides by zero (inf or NaN), like torch. stddev = sqrt(var). Floats only.
 Tensor var(const Tensor& x, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false);
-Tensor stddev(const Tensor& x, const Dims& dims = {}, int64_t correction = 1,
-              bool keepdim = false);
+Tensor stddev(const Tensor& x, const Dims& dims = {}, int64_t correction = 1, bool keepdim = false);
 
 // log(sum(exp(x))) over dims, computed as m + log(sum(exp(x - m))) with m the max, so it never
 // overflows; -inf over no elements. The gradient is softmax(x) over the dims times gy.

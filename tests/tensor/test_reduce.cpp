@@ -1,7 +1,6 @@
 // Forward values of the reductions (autograd/ops/reduce.h) against hand-computed results: several
 // dims, keepdim shapes, negative dims, every layout path of the kernels, size-0 dims, and errors.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -12,7 +11,9 @@ using namespace gradstack;
 namespace {
 
 // x = arange(24) as (2, 3, 4): x[i, j, k] = 12 i + 4 j + k.
-Tensor x234(DType dtype = DType::f32) { return reshape(arange(24, dtype), {2, 3, 4}); }
+Tensor x234(DType dtype = DType::f32) {
+    return reshape(arange(24, dtype), {2, 3, 4});
+}
 
 // The message of the Error that f throws ("" when it does not throw).
 template <class F>
@@ -67,8 +68,8 @@ BOOST_AUTO_TEST_CASE(reduce_dim_errors) {
     Tensor x = x234();
     BOOST_CHECK_THROW(sum(x, {1, -2}), Error);  // dim 1 twice
     BOOST_TEST(contains(error_of([&] { max(x, {0, 0}); }), "[max] dims (0, 0) name a dim twice"));
-    BOOST_TEST(contains(error_of([&] { sum(x, {3}); }),
-                        "[sum] dim 3 is out of range for a 3-d tensor"));
+    BOOST_TEST(
+        contains(error_of([&] { sum(x, {3}); }), "[sum] dim 3 is out of range for a 3-d tensor"));
     BOOST_CHECK_THROW(argmax(x, -4), Error);
     BOOST_CHECK_THROW(sum(from_vector<bool>({true, false})), Error);
     BOOST_CHECK_THROW(mean(arange(4)), Error);
@@ -87,8 +88,8 @@ BOOST_AUTO_TEST_CASE(max_min_values) {
     // Several dims, and a permuted input (the generic strided path).
     Tensor y = x234(DType::f64);
     BOOST_TEST((to_vector<double>(max(y, {0, 2})) == std::vector<double>{15, 19, 23}));
-    BOOST_TEST((to_vector<double>(min(permute(y, {2, 0, 1}), {1, 2})) ==
-                std::vector<double>{0, 1, 2, 3}));
+    BOOST_TEST(
+        (to_vector<double>(min(permute(y, {2, 0, 1}), {1, 2})) == std::vector<double>{0, 1, 2, 3}));
     // int64
     Tensor i = from_vector<int64_t>({4, -9, 2, 8}, {2, 2});
     BOOST_TEST((to_vector<int64_t>(max(i, {-1})) == std::vector<int64_t>{4, 8}));
@@ -208,8 +209,8 @@ BOOST_AUTO_TEST_CASE(cumsum_along_any_dim) {
     Tensor x = reshape(arange(6, DType::f32), {2, 3});
     BOOST_TEST((to_vector<float>(cumsum(x, 1)) == std::vector<float>{0, 1, 3, 3, 7, 12}));
     BOOST_TEST((to_vector<float>(cumsum(x, 0)) == std::vector<float>{0, 1, 2, 3, 5, 7}));
-    BOOST_TEST((to_vector<float>(cumsum(transpose(x, 0, 1), -1)) ==
-                std::vector<float>{0, 3, 1, 5, 2, 7}));
+    BOOST_TEST(
+        (to_vector<float>(cumsum(transpose(x, 0, 1), -1)) == std::vector<float>{0, 3, 1, 5, 2, 7}));
     // Middle dim of (2, 3, 4): running sums of 4 j + 12 i + k over j.
     Tensor y = cumsum(x234(DType::f64), 1);
     BOOST_TEST(element_at(y, {1, 2, 3}) == 15 + 19 + 23);
