@@ -12,10 +12,23 @@ Shape reduced_shape(const Shape& shape, const std::vector<int64_t>& dims) {
     return out;
 }
 
-Tensor sum_keepdim(const Tensor& x, const std::vector<int64_t>& dims) {
+void check_nonempty(const Shape& shape, const std::vector<int64_t>& dims, std::string_view op) {
+    for (int64_t d : dims)
+        check(shape[d] != 0,
+              "[{}] cannot reduce over dim {} of size 0 in shape {}: there is no element to "
+              "take the {} of",
+              op, d, shape_str(shape), op);
+}
+
+Tensor reduce_keepdim(const ReduceKernel& kernel, const Tensor& x,
+                      const std::vector<int64_t>& dims) {
     Tensor out = empty(reduced_shape(x.shape(), dims), x.dtype(), x.device());
-    sum(out, x, dims);
+    kernel(out, x, dims);
     return out;
+}
+
+Tensor sum_keepdim(const Tensor& x, const std::vector<int64_t>& dims) {
+    return reduce_keepdim(sum, x, dims);
 }
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
