@@ -66,8 +66,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
         if (!p->defined()) continue;
         const char* name = p == &weight ? "weight" : "bias";
         check(p->shape() == Shape{C} && p->dtype() == x.dtype(),
-              "[layer_norm] {} must be {} of shape ({}) to match x {}, got {} {}", name,
-              x.dtype(), C, shape_str(x.shape()), p->dtype(), shape_str(p->shape()));
+              "[layer_norm] {} must be {} of shape ({}) to match x {}, got {} {}", name, x.dtype(),
+              C, shape_str(x.shape()), p->dtype(), shape_str(p->shape()));
         check(p->device() == x.device(), "[layer_norm] {} is on {}, x on {}", name, p->device(),
               x.device());
     }
@@ -97,10 +97,10 @@ const Op op_cross_entropy{"cross_entropy"};
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
                      Reduction reduction, double label_smoothing) {
     check(logits.dim() >= 1, "[cross_entropy] logits need a class dim, got a 0-d tensor");
-    check(is_floating(logits.dtype()),
-          "[cross_entropy] logits must be float32 or float64, got {}", logits.dtype());
-    check(target.dtype() == DType::i64, "[cross_entropy] target must be int64 class indices, "
-                                        "got {}", target.dtype());
+    check(is_floating(logits.dtype()), "[cross_entropy] logits must be float32 or float64, got {}",
+          logits.dtype());
+    check(target.dtype() == DType::i64,
+          "[cross_entropy] target must be int64 class indices, got {}", target.dtype());
     const Shape rows_shape(logits.shape().begin(), logits.shape().end() - 1);
     check(target.shape() == rows_shape,
           "[cross_entropy] target {} must have the shape of logits {} without the class dim: {}",
@@ -120,9 +120,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
                       return grads{gx, Tensor()};  // no gradient for integer targets
                   });
     switch (reduction) {
-        case Reduction::none: return loss;
-        case Reduction::sum: return sum(loss);
-        case Reduction::mean: break;
+        case Reduction::none:
+            return loss;
+        case Reduction::sum:
+            return sum(loss);
+        case Reduction::mean:
+            break;
     }
     // PyTorch's mean: divide by the number of targets that are not ignore_index.
     Tensor ignore = scalar_tensor(static_cast<double>(ignore_index), DType::i64, target.device());

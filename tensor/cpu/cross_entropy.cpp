@@ -29,9 +29,10 @@ void check_targets(const Tensor& target, int64_t C, int64_t ignore_index) {
     const int64_t* t = target.data<int64_t>();
     for (int64_t r = 0; r < target.numel(); ++r) {
         if (t[r] == ignore_index || (t[r] >= 0 && t[r] < C)) continue;
-        fail("[cross_entropy] target {} at position {} is out of range for {} classes "
-             "(ignore_index is {})",
-             t[r], position_str(target.shape(), r), C, ignore_index);
+        fail(
+            "[cross_entropy] target {} at position {} is out of range for {} classes "
+            "(ignore_index is {})",
+            t[r], position_str(target.shape(), r), C, ignore_index);
     }
 }
 
@@ -80,9 +81,9 @@ void cross_entropy_impl(const Tensor& loss, const Tensor& lse, const Tensor& log
 
 // d loss_r / d x_c = p_c - (1 - ls) [c == t] - ls / C, with p_c = exp(x_c - lse) the softmax.
 template <class T>
-void cross_entropy_backward_impl(const Tensor& gx, const Tensor& gloss_in,
-                                 const Tensor& logits_in, const Tensor& lse_in,
-                                 const Tensor& target_in, int64_t ignore_index, double ls) {
+void cross_entropy_backward_impl(const Tensor& gx, const Tensor& gloss_in, const Tensor& logits_in,
+                                 const Tensor& lse_in, const Tensor& target_in,
+                                 int64_t ignore_index, double ls) {
     const Tensor logits = kernels::contiguous(logits_in);
     const Tensor target = kernels::contiguous(target_in);
     const Tensor gloss = kernels::contiguous(gloss_in), lse = kernels::contiguous(lse_in);

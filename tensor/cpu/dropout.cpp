@@ -88,9 +88,8 @@ void dropout_cpu(const Tensor& out, const Tensor& x, double p, uint64_t seed, ui
           "[dropout] output {} {} does not match input {} {}", out.dtype(), shape_str(out.shape()),
           x.dtype(), shape_str(x.shape()));
     check(p >= 0 && p < 1, "[dropout] p must be in [0, 1), got {}", p);
-    visit_floating(x.dtype(), "dropout", [&]<class T>() {
-        dropout_impl<T>(out, x, p, seed, counter);
-    });
+    visit_floating(x.dtype(), "dropout",
+                   [&]<class T>() { dropout_impl<T>(out, x, p, seed, counter); });
 }
 
 }  // namespace

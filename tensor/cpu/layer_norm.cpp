@@ -64,11 +64,11 @@ void layer_norm_impl(const Tensor& y, const Tensor& mean_t, const Tensor& rstd_t
 
 void layer_norm_cpu(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x,
                     const Tensor& weight, const Tensor& bias, double eps) {
-    check(mean.is_contiguous() && rstd.is_contiguous(), "[layer_norm] mean and rstd must be "
-                                                        "contiguous");
-    visit_floating(x.dtype(), "layer_norm", [&]<class T>() {
-        layer_norm_impl<T>(y, mean, rstd, x, weight, bias, eps);
-    });
+    check(mean.is_contiguous() && rstd.is_contiguous(),
+          "[layer_norm] mean and rstd must be "
+          "contiguous");
+    visit_floating(x.dtype(), "layer_norm",
+                   [&]<class T>() { layer_norm_impl<T>(y, mean, rstd, x, weight, bias, eps); });
 }
 
 // Row chunks for the dweight / dbias partial sums: a fixed count (not one per thread) so that the

@@ -37,8 +37,8 @@ inline float exp_f32(float x) {
     p = p * r + 5.0000001201e-1f;
     const float e = p * r * r + r + 1.0f;
     // The integer n sits in the low mantissa bits of t (t stays in [2^23, 2^24)).
-    const int32_t ni = static_cast<int32_t>(std::bit_cast<uint32_t>(t) -
-                                            std::bit_cast<uint32_t>(kRound));
+    const int32_t ni =
+        static_cast<int32_t>(std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kRound));
     const int32_t n1 = ni >> 1, n2 = ni - n1;  // n in [-159, 129]: both halves are normal
     const float s1 = std::bit_cast<float>(static_cast<uint32_t>(n1 + 127) << 23);
     const float s2 = std::bit_cast<float>(static_cast<uint32_t>(n2 + 127) << 23);
@@ -46,8 +46,12 @@ inline float exp_f32(float x) {
 }
 
 // exp for the kernels' element types: the vectorisable one for float, libm's for double.
-inline float exp_of(float x) { return exp_f32(x); }
-inline double exp_of(double x) { return std::exp(x); }
+inline float exp_of(float x) {
+    return exp_f32(x);
+}
+inline double exp_of(double x) {
+    return std::exp(x);
+}
 
 // max of x[0..n), -inf for an empty row. NaN elements are skipped here; they still reach the
 // result through exp(NaN - max) in the sum that follows.

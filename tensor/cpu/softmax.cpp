@@ -107,16 +107,14 @@ void check_same(const Tensor& a, const Tensor& b, const char* op) {
 
 void softmax_cpu(const Tensor& out, const Tensor& x, int64_t dim) {
     check_same(out, x, "softmax");
-    visit_floating(x.dtype(), "softmax", [&]<class T>() {
-        along_rows<T, 1>(out, {x}, dim, softmax_rows<T>);
-    });
+    visit_floating(x.dtype(), "softmax",
+                   [&]<class T>() { along_rows<T, 1>(out, {x}, dim, softmax_rows<T>); });
 }
 
 void log_softmax_cpu(const Tensor& out, const Tensor& x, int64_t dim) {
     check_same(out, x, "log_softmax");
-    visit_floating(x.dtype(), "log_softmax", [&]<class T>() {
-        along_rows<T, 1>(out, {x}, dim, log_softmax_rows<T>);
-    });
+    visit_floating(x.dtype(), "log_softmax",
+                   [&]<class T>() { along_rows<T, 1>(out, {x}, dim, log_softmax_rows<T>); });
 }
 
 void softmax_backward_cpu(const Tensor& gx, const Tensor& gy, const Tensor& y, int64_t dim) {

@@ -67,6 +67,8 @@ inline constinit Dispatcher<void(const Tensor& gx, const Tensor& gloss, const Te
 inline constinit Dispatcher<void(const Tensor& out, const Tensor& x, double p, uint64_t seed,
                                  uint64_t counter)>
     dropout{"dropout"};
-inline uint64_t dropout_blocks(int64_t numel) { return static_cast<uint64_t>(numel + 3) / 4; }
+inline uint64_t dropout_blocks(int64_t numel) {
+    return static_cast<uint64_t>(numel + 3) / 4;
+}
 
 }  // namespace gradstack::kernels

@@ -48,15 +48,12 @@ const bool added = add_to_catalog([] {
 
     const Tensor t35 = targets({3}, 5), t235 = targets({2, 3}, 5, {4});
     add_variants("cross_entropy", {{s}}, [t35](Xs x) { return cross_entropy(x[0], t35); });
-    add_entry("cross_entropy", "none-ignore-3d", {leaf({2, 3, 5})}, [t235](Xs x) {
-        return cross_entropy(x[0], t235, -100, Reduction::none);
-    });
-    add_entry("cross_entropy", "sum-smoothing", {leaf({2, 3, 5})}, [t235](Xs x) {
-        return cross_entropy(x[0], t235, -100, Reduction::sum, 0.1);
-    });
-    add_entry("cross_entropy", "mean-smoothing-ignore", {leaf({2, 3, 5})}, [t235](Xs x) {
-        return cross_entropy(x[0], t235, -100, Reduction::mean, 0.25);
-    });
+    add_entry("cross_entropy", "none-ignore-3d", {leaf({2, 3, 5})},
+              [t235](Xs x) { return cross_entropy(x[0], t235, -100, Reduction::none); });
+    add_entry("cross_entropy", "sum-smoothing", {leaf({2, 3, 5})},
+              [t235](Xs x) { return cross_entropy(x[0], t235, -100, Reduction::sum, 0.1); });
+    add_entry("cross_entropy", "mean-smoothing-ignore", {leaf({2, 3, 5})},
+              [t235](Xs x) { return cross_entropy(x[0], t235, -100, Reduction::mean, 0.25); });
     const Tensor t1 = targets({}, 4);
     add_entry("cross_entropy", "unbatched", {leaf({4})},
               [t1](Xs x) { return cross_entropy(x[0], t1); });

@@ -1,9 +1,9 @@
 // Forward values of the fused neural-net primitives (autograd/ops/nn.h) against numbers worked
 // out by hand, float32 accuracy against float64, dropout's seeding across thread counts, and the
 // errors for bad input. Gradients are checked by the catalog (tests/autograd/catalog_nn.cpp).
-#include <boost/test/unit_test.hpp>
 #include <omp.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
 
@@ -70,7 +70,8 @@ BOOST_AUTO_TEST_CASE(softmax_of_one_two_three) {
                     {-2.4076059644443801, -1.4076059644443801, -0.4076059644443801});
         // Logits near 1000 give the same probabilities and stay finite.
         Tensor big = to_dtype(from_vector<double>({1000, 1001, 1002}), dt);
-        check_close(softmax(big, 0), {0.09003057317038046, 0.24472847105479767, 0.6652409557748219});
+        check_close(softmax(big, 0),
+                    {0.09003057317038046, 0.24472847105479767, 0.6652409557748219});
         check_close(log_softmax(big, 0),
                     {-2.4076059644443801, -1.4076059644443801, -0.4076059644443801});
     }
@@ -126,12 +127,54 @@ BOOST_AUTO_TEST_CASE(float32_matches_float64_to_a_few_ulp) {
     BOOST_TEST(max_rel_error(cross_entropy(x32, t, -100, Reduction::none), ce_ref) < 1e-6);
 }
 
+BOOST_AUTO_TEST_CASE(float32_backward_matches_float64) {
+    // The float32 backward kernels take their own paths (the vectorised exp, lse split in two
+    // floats); they must agree with the float64 ones, which the catalog gradchecks.
+    Tensor x64 = randn({8, 300}, DType::f64) * 3.0;
+    Tensor gy64 = randn({8, 300}, DType::f64);
+    Tensor t = randint(0, 300, {8});
+    t.data<int64_t>()[3] = -100;
+    Tensor w64 = randn({300}, DType::f64), b64 = randn({300}, DType::f64);
+    auto grad_of = [&](DType dt, int which) {
+        Tensor x = to_dtype(x64, dt).detach().requires_grad_();
+        Tensor gy = to_dtype(gy64, dt);
+        Tensor w = to_dtype(w64, dt).detach().requires_grad_(), b = to_dtype(b64, dt);
+        switch (which) {
+            case 0:
+                softmax(x, -1).backward(gy);
+                break;
+            case 1:
+                log_softmax(x, -1).backward(gy);
+                break;
+            case 2:
+                cross_entropy(x, t, -100, Reduction::mean, 0.1).backward();
+                break;
+            case 3:
+                layer_norm(x, w, b).backward(gy);
+                break;
+            default:
+                return w.grad();
+        }
+        return x.grad();
+    };
+    for (int which = 0; which < 4; ++which) {
+        BOOST_TEST_CONTEXT("case " << which) {
+            std::vector<double> g32 = to_vector<double>(grad_of(DType::f32, which));
+            std::vector<double> g64 = to_vector<double>(grad_of(DType::f64, which));
+            double scale = 0;
+            for (double v : g64) scale = std::max(scale, std::abs(v));
+            for (size_t i = 0; i < g32.size(); ++i)
+                BOOST_TEST_REQUIRE(std::abs(g32[i] - g64[i]) <= 1e-5 * scale, "element " << i);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(layer_norm_of_a_small_row) {
     // mean 2.5, biased variance 1.25, rstd = 1 / sqrt(1.25 + 1e-5) = 0.894423613312618.
     Tensor x = from_vector<float>({1, 2, 3, 4}, {1, 4});
     Tensor w = from_vector<float>({1, 2, 3, 4}), b = from_vector<float>({0.5, 0, -0.5, 1});
-    check_close(layer_norm(x, w, b), {-0.8416354199689269, -0.894423613312618,
-                                      0.8416354199689269, 6.3665416798757075});
+    check_close(layer_norm(x, w, b),
+                {-0.8416354199689269, -0.894423613312618, 0.8416354199689269, 6.3665416798757075});
     const double r = 0.894423613312618;
     check_close(layer_norm(x, Tensor(), Tensor()), {-1.5 * r, -0.5 * r, 0.5 * r, 1.5 * r});
     check_close(layer_norm(x, Tensor(), b), {-1.5 * r + 0.5, -0.5 * r, 0.5 * r - 0.5, 1.5 * r + 1});
@@ -149,9 +192,8 @@ BOOST_AUTO_TEST_CASE(layer_norm_backward_does_not_depend_on_thread_count) {
         Tensor xl = x.detach().requires_grad_(), wl = w.detach().requires_grad_(),
                bl = b.detach().requires_grad_();
         layer_norm(xl, wl, bl).backward(gy);
-        return std::vector<std::vector<float>>{to_vector<float>(xl.grad()),
-                                               to_vector<float>(wl.grad()),
-                                               to_vector<float>(bl.grad())};
+        return std::vector<std::vector<float>>{
+            to_vector<float>(xl.grad()), to_vector<float>(wl.grad()), to_vector<float>(bl.grad())};
     };
     const int saved = omp_get_max_threads();
     auto one = grads_with(1), two = grads_with(2);
