@@ -1,0 +1,74 @@
+// Raw fused kernels for the neural-net primitives that GPT-2 spends its time in: softmax and
+// log_softmax, layer norm, cross-entropy and dropout, each with a fused backward. Outputs are
+// fresh tensors made by the caller (autograd/ops/nn.cpp, which also checks shapes and dtypes);
+// inputs may have any layout. Float32 and float64.
+// Read next: cpu/softmax.cpp, cpu/layer_norm.cpp, cpu/cross_entropy.cpp, cpu/dropout.cpp.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/dispatch.h"
+
+namespace gradstack::kernels {
+
+// --- softmax over dim `dim` (normalised), out of x's shape.
+//   softmax:     out = exp(x - max) / sum(exp(x - max))
+//   log_softmax: out = (x - max) - log(sum(exp(x - max)))
+// A row that is all -inf gives NaN, like PyTorch.
+using SoftmaxKernel = Dispatcher<void(const Tensor& out, const Tensor& x, int64_t dim)>;
+inline constinit SoftmaxKernel softmax{"softmax"};
+inline constinit SoftmaxKernel log_softmax{"log_softmax"};
+
+// Backward from the forward output y:
+//   softmax_backward:     gx = y * (gy - sum(gy * y, dim))
+//   log_softmax_backward: gx = gy - exp(y) * sum(gy, dim)
+using SoftmaxBackwardKernel =
+    Dispatcher<void(const Tensor& gx, const Tensor& gy, const Tensor& y, int64_t dim)>;
+inline constinit SoftmaxBackwardKernel softmax_backward{"softmax_backward"};
+inline constinit SoftmaxBackwardKernel log_softmax_backward{"log_softmax_backward"};
+
+// --- layer norm over the last dim C of x (rows = numel / C).
+// y = (x - mean) * rstd * weight + bias, with mean and rstd = 1 / sqrt(var + eps) (biased
+// variance) written per row into `mean` and `rstd` (shape [rows], x's dtype). weight and bias
+// ([C]) may be undefined: no scale, no shift.
+inline constinit Dispatcher<void(const Tensor& y, const Tensor& mean, const Tensor& rstd,
+                                 const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                 double eps)>
+    layer_norm{"layer_norm"};
+// Inputs first (gy and x of x's shape, weight [C] or undefined, mean and rstd from the forward),
+// then the outputs gx (x's shape), gweight and gbias ([C]); an undefined output is skipped.
+inline constinit Dispatcher<void(const Tensor& gy, const Tensor& x, const Tensor& weight,
+                                 const Tensor& mean, const Tensor& rstd, const Tensor& gx,
+                                 const Tensor& gweight, const Tensor& gbias)>
+    layer_norm_backward{"layer_norm_backward"};
+
+// --- cross-entropy with the class dim last: logits [..., C] viewed as [N, C], target int64 with
+// N elements. For each row r with target t != ignore_index:
+//   lse[r]  = log(sum_c exp(logits[r, c]))                  (float64, saved for the backward)
+//   loss[r] = (1 - ls) * (lse - logits[r, t]) + ls * (lse - mean_c logits[r, c])
+// with ls = label_smoothing; rows with t == ignore_index get loss 0 (and lse 0). loss has N
+// elements in logits' dtype. Throws "[cross_entropy] target 7 at position (1, 2) is out of range
+// for 5 classes" for a target outside [0, C) that is not ignore_index.
+inline constinit Dispatcher<void(const Tensor& loss, const Tensor& lse, const Tensor& logits,
+                                 const Tensor& target, int64_t ignore_index,
+                                 double label_smoothing)>
+    cross_entropy{"cross_entropy"};
+// gx[r, c] = gloss[r] * (softmax(logits)[r, c] - (1 - ls) [c == t] - ls / C), 0 on ignored rows.
+// gloss has N elements (the upstream gradient of each row's loss).
+inline constinit Dispatcher<void(const Tensor& gx, const Tensor& gloss, const Tensor& logits,
+                                 const Tensor& lse, const Tensor& target, int64_t ignore_index,
+                                 double label_smoothing)>
+    cross_entropy_backward{"cross_entropy_backward"};
+
+// --- dropout: out = x * keep / (1 - p), elementwise over x in C order. Element i is kept when
+// word i % 4 of Philox block (counter + i / 4) of `seed`, as a uniform in [0, 1), is >= p; so the
+// mask depends only on (seed, counter, i), never on threads or layout, and the backward is the
+// same kernel applied to gy. The caller reserves ceil(numel / 4) blocks (dropout_blocks).
+inline constinit Dispatcher<void(const Tensor& out, const Tensor& x, double p, uint64_t seed,
+                                 uint64_t counter)>
+    dropout{"dropout"};
+inline uint64_t dropout_blocks(int64_t numel) {
+    return static_cast<uint64_t>(numel + 3) / 4;
+}
+
+}  // namespace gradstack::kernels
