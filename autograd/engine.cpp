@@ -62,10 +62,11 @@ std::shared_ptr<Node> grad_fn(const Tensor& t) {
 
 Tensor record(const Op& op, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward) {
     if (!any_requires_grad(inputs)) return output;
-    // The output gets its own TensorImpl: an op that returns an input unchanged must not turn that
-    // input into a non-leaf.
-    for (const Tensor& t : inputs)
-        if (t.defined() && t.is_same(output)) output = output.detach();
+    // The graph hangs off a fresh handle on the output's data, never off `output` itself: a
+    // backward closure may capture `output` (exp saves y), and if that handle owned the Node the
+    // two would keep each other alive forever when backward never runs. It also keeps an op that
+    // returns an input unchanged from turning that input into a non-leaf.
+    output = output.detach();
     auto node = std::make_shared<Node>();
     node->name = op.name();
     node->sequence = next_sequence++;

@@ -177,3 +177,18 @@ BOOST_AUTO_TEST_CASE(errors_name_op_and_shapes) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(engine_memory)
+
+BOOST_AUTO_TEST_CASE(graph_without_backward_is_freed) {
+    // exp's backward captures its output; the graph must still die with the last handle.
+    std::weak_ptr<Storage> saved;
+    {
+        Tensor x = ones({4}, DType::f64).requires_grad_();
+        Tensor y = exp(x);
+        saved = y.storage();
+    }
+    BOOST_TEST(saved.expired());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
