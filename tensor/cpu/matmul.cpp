@@ -1,0 +1,190 @@
+// CPU matmul: every product is handed to OpenBLAS (its OpenMP build, which shares gradstack's
+// thread pool). The work here is describing strided operands to BLAS without copying them: a
+// matrix whose rows are contiguous is passed as is (ld = its row stride), one whose columns are
+// contiguous (a transposed view) as its transpose with CblasTrans; only other layouts are copied.
+// Batch dims become a loop over BLAS calls, or one call when the batch folds into the rows.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "tensor/cpu/loops.h"
+#include "tensor/kernels/copy.h"
+#include "tensor/kernels/linalg.h"
+
+namespace gradstack::cpu {
+namespace {
+
+// How a [rows, cols] matrix with strides (rs, cs) is read by BLAS (row-major API): either as it
+// is (rows contiguous, ld = rs) or, when its columns are contiguous, as the transpose of a
+// row-major [cols, rows] matrix (ld = cs). `ok` is false when neither holds (then we copy).
+struct Layout {
+    bool ok = false;
+    bool transposed = false;
+    int64_t ld = 0;
+};
+
+Layout layout_of(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+    // A size-1 dim never moves the pointer, so its stride does not matter; BLAS still wants
+    // ld >= the contiguous extent, so we pass the smallest legal value then.
+    if ((cs == 1 || cols == 1) && (rows == 1 || rs >= std::max<int64_t>(cols, 1)))
+        return {true, false, rows == 1 ? std::max<int64_t>(cols, 1) : rs};
+    if ((rs == 1 || rows == 1) && (cols == 1 || cs >= std::max<int64_t>(rows, 1)))
+        return {true, true, cols == 1 ? std::max<int64_t>(rows, 1) : cs};
+    return {};
+}
+
+Layout layout_of(const Tensor& t) {
+    return layout_of(t.size(-2), t.size(-1), t.strides()[t.dim() - 2], t.strides()[t.dim() - 1]);
+}
+
+CBLAS_TRANSPOSE trans(bool transposed) { return transposed ? CblasTrans : CblasNoTrans; }
+
+// One product c[M, N] = op(a)[M, K] @ op(b)[K, N] (+ c when beta = 1). A single row or column of
+// output is a matrix-vector product, which gemv does without gemm's packing.
+template <class T>
+void gemm(const Layout& la, const Layout& lb, int64_t M, int64_t N, int64_t K, const T* a,
+          const T* b, T* c, int64_t ldc, T beta) {
+    const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
+    const int lda = static_cast<int>(la.ld), ldb = static_cast<int>(lb.ld);
+    const int inc_a = la.transposed ? lda : 1;
+    if constexpr (std::is_same_v<T, float>) {
+        if (M == 1) {
+            // c[1, N] = a[1, K] @ b: b^T a, with b stored [K, N] (use Trans) or [N, K] (NoTrans).
+            // a's one row has stride 1, or stride lda when a came as a transposed view.
+            cblas_sgemv(CblasRowMajor, lb.transposed ? CblasNoTrans : CblasTrans,
+                        lb.transposed ? n : k, lb.transposed ? k : n, 1.0f, b, ldb, a, inc_a, beta,
+                        c, 1);
+        } else if (N == 1) {
+            // c[M, 1] = a @ b[K, 1]: b's column has stride ldb (a 1-column matrix with a BLAS
+            // layout is always row-major), c's column has stride ldc.
+            cblas_sgemv(CblasRowMajor, trans(la.transposed), la.transposed ? k : m,
+                        la.transposed ? m : k, 1.0f, a, lda, b, ldb, beta, c, static_cast<int>(ldc));
+        } else {
+            cblas_sgemm(CblasRowMajor, trans(la.transposed), trans(lb.transposed), m, n, k, 1.0f,
+                        a, lda, b, ldb, beta, c, static_cast<int>(ldc));
+        }
+    } else {
+        if (M == 1) {
+            cblas_dgemv(CblasRowMajor, lb.transposed ? CblasNoTrans : CblasTrans,
+                        lb.transposed ? n : k, lb.transposed ? k : n, 1.0, b, ldb, a, inc_a, beta,
+                        c, 1);
+        } else if (N == 1) {
+            cblas_dgemv(CblasRowMajor, trans(la.transposed), la.transposed ? k : m,
+                        la.transposed ? m : k, 1.0, a, lda, b, ldb, beta, c, static_cast<int>(ldc));
+        } else {
+            cblas_dgemm(CblasRowMajor, trans(la.transposed), trans(lb.transposed), m, n, k, 1.0, a,
+                        lda, b, ldb, beta, c, static_cast<int>(ldc));
+        }
+    }
+}
+
+// Below this many multiply-adds per product, a batch of products runs as a parallel loop of
+// single-threaded BLAS calls (OpenBLAS does not spawn threads inside a parallel region) rather
+// than one multi-threaded call after another. Chosen with `gradstack bench tensor`'s attention
+// shapes; see the comment at the call.
+constexpr int64_t kBatchParallelWork = int64_t{1} << 24;
+
+template <class T>
+void matmul_typed(const Tensor& out, Tensor a, Tensor b, bool accumulate) {
+    const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+    const int64_t nb = out.dim() - 2;  // batch dims of the result
+    const Shape batch(out.shape().begin(), out.shape().begin() + nb);
+    if (M == 0 || N == 0) return;
+    if (K == 0) {  // an empty sum
+        if (!accumulate) kernels::fill(out, 0);
+        return;
+    }
+    check(std::max({M, N, K, a.strides()[a.dim() - 2], b.strides()[b.dim() - 2],
+                    a.strides().back(), b.strides().back()}) < INT_MAX,
+          "[matmul] sizes of a {} and b {} exceed what BLAS's 32-bit ints can index",
+          shape_str(a.shape()), shape_str(b.shape()));
+
+    // Operands BLAS cannot read in place are copied to C order (their batch dims too).
+    Layout la = layout_of(a), lb = layout_of(b);
+    // (A C-order matrix always has a BLAS layout, so the copies are never copied again.)
+    if (!la.ok) {
+        a = kernels::clone(a);
+        la = layout_of(a);
+    }
+    if (!lb.ok) {
+        b = kernels::clone(b);
+        lb = layout_of(b);
+    }
+    // The result must have contiguous rows; otherwise compute into a C-order buffer.
+    Layout lc = layout_of(out);
+    Tensor c = out;
+    if (!lc.ok || lc.transposed) {
+        c = accumulate ? kernels::clone(out) : empty(out.shape(), out.dtype(), out.device());
+        lc = layout_of(c);
+    }
+
+    Shape full_a = batch, full_b = batch;
+    full_a.insert(full_a.end(), {M, K});
+    full_b.insert(full_b.end(), {K, N});
+    const Shape sa = broadcast_strides(a, full_a), sb = broadcast_strides(b, full_b);
+    const Shape& sc = c.strides();
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* pc = c.data<T>();
+    const T beta = accumulate ? T(1) : T(0);
+
+    // b shared by the whole batch (x [B, T, C] @ w [C, N]) and a with contiguous rows: when the
+    // batch dims and M of a and c fold into one dim, the whole batch is one [B*T, K] @ [K, N].
+    bool b_shared = std::all_of(sb.begin(), sb.begin() + nb, [](int64_t s) { return s == 0; });
+    if (nb > 0 && b_shared && !la.transposed) {
+        Shape rows_shape = batch, rows_a(sa.begin(), sa.begin() + nb + 1),
+              rows_c(sc.begin(), sc.begin() + nb + 1);
+        rows_shape.push_back(M);
+        LoopNest<2> rows = merge_dims<2>(rows_shape, {rows_a, rows_c});
+        if (rows.shape.size() == 1 && rows.shape[0] < INT_MAX) {
+            Layout la_all = layout_of(rows.shape[0], K, rows.strides[0][0], sa.back());
+            Layout lc_all = layout_of(rows.shape[0], N, rows.strides[1][0], sc.back());
+            if (la_all.ok && !la_all.transposed && lc_all.ok && !lc_all.transposed) {
+                gemm<T>(la_all, lb, rows.shape[0], N, K, pa, pb, pc, lc_all.ld, beta);
+                if (!c.is_same(out)) kernels::copy(out, c);
+                return;
+            }
+        }
+    }
+
+    // One product per batch index; the element offsets of each operand's matrix.
+    const int64_t count = numel(batch);
+    std::vector<int64_t> oa(count), ob(count), oc(count);
+    for (int64_t i = 0; i < count; ++i) {
+        for (int64_t d = nb - 1, rem = i; d >= 0; --d) {
+            int64_t idx = rem % batch[d];
+            rem /= batch[d];
+            oa[i] += idx * sa[d];
+            ob[i] += idx * sb[d];
+            oc[i] += idx * sc[d];
+        }
+    }
+    // Many small products (attention: [B*H, T, 64] @ [B*H, 64, T]) are too small for BLAS's own
+    // threading to pay off; spreading whole products over the threads keeps every core busy.
+    const bool parallel_batch = count > 1 && M * N * K < kBatchParallelWork &&
+                                omp_get_max_threads() > 1 && !omp_in_parallel();
+#pragma omp parallel for schedule(dynamic) if (parallel_batch)
+    for (int64_t i = 0; i < count; ++i)
+        gemm<T>(la, lb, M, N, K, pa + oa[i], pb + ob[i], pc + oc[i], lc.ld, beta);
+    if (!c.is_same(out)) kernels::copy(out, c);
+}
+
+void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, bool accumulate) {
+    check(a.dim() >= 2 && b.dim() >= 2, "[matmul] kernel needs matrices, got a {} and b {}",
+          shape_str(a.shape()), shape_str(b.shape()));
+    Shape expected = kernels::matmul_shape(a, b);
+    check(out.shape() == expected && out.dtype() == a.dtype(),
+          "[matmul] output {} {} does not fit a {} @ b {} (expected {} {})", out.dtype(),
+          shape_str(out.shape()), shape_str(a.shape()), shape_str(b.shape()), a.dtype(),
+          shape_str(expected));
+    visit_floating(a.dtype(), "matmul",
+                   [&]<class T>() { matmul_typed<T>(out, a, b, accumulate); });
+}
+
+}  // namespace
+
+const bool matmul_on_cpu = kernels::matmul.set(DeviceType::cpu, &matmul_cpu);
+
+}  // namespace gradstack::cpu
