@@ -64,6 +64,7 @@ template <size_t N, class Row>
 void for_each_segment(const LoopNest<N>& nest, Row&& row) {
     const int64_t ndim = static_cast<int64_t>(nest.shape.size());
     const int64_t inner = nest.shape.back();
+    if (numel(nest.shape) == 0) return;  // a zero-size tensor: nothing to do (and no 0 / 0)
     const int64_t rows = numel(nest.shape) / inner;
     const int64_t total = rows * inner;
     // Long rows are cut into pieces so that even one flat row keeps both threads busy.
