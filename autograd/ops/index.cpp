@@ -77,22 +77,22 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
     kernels::scatter_add(y, d, index, src);
     const bool need_src = src.requires_grad();
     Shape src_shape = src.shape();
-    return record(op_scatter_add, {x, index, src}, y,
-                  [d, index, need_src, src_shape](const Tensor& gy) {
-        Tensor gsrc;
-        if (need_src) {
-            gsrc = empty(index.shape(), gy.dtype(), gy.device());
-            kernels::gather(gsrc, gy, d, index);
-            if (gsrc.shape() != src_shape) {  // src is larger than index: pad with zeros
-                Tensor padded = zeros(src_shape, gy.dtype(), gy.device()), part = padded;
-                for (int64_t k = 0; k < part.dim(); ++k)
-                    part = views::slice(part, k, 0, index.shape()[k]);
-                kernels::copy(part, gsrc);
-                gsrc = padded;
+    return record(
+        op_scatter_add, {x, index, src}, y, [d, index, need_src, src_shape](const Tensor& gy) {
+            Tensor gsrc;
+            if (need_src) {
+                gsrc = empty(index.shape(), gy.dtype(), gy.device());
+                kernels::gather(gsrc, gy, d, index);
+                if (gsrc.shape() != src_shape) {  // src is larger than index: pad with zeros
+                    Tensor padded = zeros(src_shape, gy.dtype(), gy.device()), part = padded;
+                    for (int64_t k = 0; k < part.dim(); ++k)
+                        part = views::slice(part, k, 0, index.shape()[k]);
+                    kernels::copy(part, gsrc);
+                    gsrc = padded;
+                }
             }
-        }
-        return grads{gy, Tensor(), gsrc};
-    });
+            return grads{gy, Tensor(), gsrc};
+        });
 }
 
 // y = [x0, x1, ...] along dim; dL/dx_i = gy's slice at x_i's place.
@@ -187,8 +187,7 @@ Tensor tril(const Tensor& x, int64_t diagonal) {
                   [diagonal](const Tensor& gy) { return grads{tril(gy, diagonal)}; });
 }
 
-std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest,
-                               bool sorted) {
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool sorted) {
     check(x.dim() >= 1, "[topk] needs a tensor with at least 1 dim, got a 0-d tensor");
     const int64_t d = normalize_dim(dim, x.dim(), "topk");
     check(k >= 0 && k <= x.shape()[d], "[topk] k = {} is out of range for dim {} of size {} in {}",
@@ -215,8 +214,8 @@ Tensor argsort(const Tensor& x, int64_t dim, bool descending) {
 }
 
 Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, Generator* gen) {
-    check(probs.dim() == 1 || probs.dim() == 2, "[multinomial] probs must be (C,) or (N, C), got {}",
-          shape_str(probs.shape()));
+    check(probs.dim() == 1 || probs.dim() == 2,
+          "[multinomial] probs must be (C,) or (N, C), got {}", shape_str(probs.shape()));
     check(is_floating(probs.dtype()), "[multinomial] probs must be float, got {}", probs.dtype());
     const int64_t C = probs.shape().back();
     check(C > 0, "[multinomial] probs {} has no categories", shape_str(probs.shape()));

@@ -2,13 +2,14 @@
 // its gradient), gather / scatter_add (one id per element), cat, triu / tril and one_hot.
 // Ids are range-checked in one serial pass before any parallel loop, because an exception must
 // not escape an OpenMP region. Read next: cpu/sort.cpp (topk, argsort, multinomial).
+#include "tensor/kernels/index.h"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
 
 #include "tensor/cpu/loops.h"
 #include "tensor/kernels/copy.h"
-#include "tensor/kernels/index.h"
 #include "tensor/view.h"
 
 namespace gradstack::cpu {
@@ -30,7 +31,8 @@ void with_contiguous_out(const Tensor& out, bool accumulate, F&& f) {
         f(out);
         return;
     }
-    Tensor buffer = accumulate ? kernels::clone(out) : empty(out.shape(), out.dtype(), out.device());
+    Tensor buffer =
+        accumulate ? kernels::clone(out) : empty(out.shape(), out.dtype(), out.device());
     f(buffer);
     kernels::copy(out, buffer);
 }
@@ -106,8 +108,7 @@ void index_select_cpu(const Tensor& out, const Tensor& x, int64_t dim, const Ten
 
 void index_add_cpu(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
     kernels::check_index_dtype(index, "index_add");
-    check(src.dtype() == out.dtype(), "[index_add] src is {}, out is {}", src.dtype(),
-          out.dtype());
+    check(src.dtype() == out.dtype(), "[index_add] src is {}, out is {}", src.dtype(), out.dtype());
     Shape s = kernels::index_select_shape(out, dim, index);
     check(src.shape() == s, "[index_add] src has shape {}, expected {} for out {} and {} ids",
           shape_str(src.shape()), shape_str(s), shape_str(out.shape()), index.numel());
@@ -119,8 +120,8 @@ void index_add_cpu(const Tensor& out, int64_t dim, const Tensor& index, const Te
     // Parallel over (outer, column block) pairs and serial over ids: two ids naming the same row
     // then add into it from the same thread, so repeated ids need no atomics, and the order of
     // the additions (id order) does not depend on the thread count.
-    const int64_t block = std::max<int64_t>(64, (inner + 2 * omp_get_max_threads() - 1) /
-                                                    (2 * omp_get_max_threads()));
+    const int64_t block = std::max<int64_t>(
+        64, (inner + 2 * omp_get_max_threads() - 1) / (2 * omp_get_max_threads()));
     const int64_t blocks = (inner + block - 1) / block;
     const int64_t* pi = ids.data<int64_t>();
     with_contiguous_out(out, true, [&](const Tensor& o) {
@@ -157,20 +158,19 @@ void gather_cpu(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& i
         const T* px = x.data<T>();
         const int64_t* pi = ids.data<int64_t>();
         T* po = out.data<T>();
-        for_each_line<3>(ids.shape(), dim, {out.strides(), x.strides(), ids.strides()},
-                         ids.numel() >= kParallelGrain,
-                         [&](const std::array<int64_t, 3>& off, int64_t n,
-                             const std::array<int64_t, 3>& st) {
-                             T* o = po + off[0];
-                             const T* xs = px + off[1];
-                             const int64_t* is = pi + off[2];
-                             if (st[0] == 1 && st[1] == 1 && st[2] == 1) {  // along the last dim
-                                 for (int64_t i = 0; i < n; ++i) o[i] = xs[is[i]];
-                             } else {
-                                 for (int64_t i = 0; i < n; ++i)
-                                     o[i * st[0]] = xs[is[i * st[2]] * st[1]];
-                             }
-                         });
+        for_each_line<3>(
+            ids.shape(), dim, {out.strides(), x.strides(), ids.strides()},
+            ids.numel() >= kParallelGrain,
+            [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
+                T* o = po + off[0];
+                const T* xs = px + off[1];
+                const int64_t* is = pi + off[2];
+                if (st[0] == 1 && st[1] == 1 && st[2] == 1) {  // along the last dim
+                    for (int64_t i = 0; i < n; ++i) o[i] = xs[is[i]];
+                } else {
+                    for (int64_t i = 0; i < n; ++i) o[i * st[0]] = xs[is[i * st[2]] * st[1]];
+                }
+            });
     });
 }
 
@@ -182,15 +182,15 @@ void scatter_add_cpu(const Tensor& out, int64_t dim, const Tensor& index, const 
         const T* ps = src.data<T>();
         const int64_t* pi = ids.data<int64_t>();
         T* po = out.data<T>();
-        for_each_line<3>(ids.shape(), dim, {out.strides(), src.strides(), ids.strides()},
-                         ids.numel() >= kParallelGrain,
-                         [&](const std::array<int64_t, 3>& off, int64_t n,
-                             const std::array<int64_t, 3>& st) {
-                             T* o = po + off[0];
-                             const T* s = ps + off[1];
-                             const int64_t* is = pi + off[2];
-                             for (int64_t i = 0; i < n; ++i) o[is[i * st[2]] * st[0]] += s[i * st[1]];
-                         });
+        for_each_line<3>(
+            ids.shape(), dim, {out.strides(), src.strides(), ids.strides()},
+            ids.numel() >= kParallelGrain,
+            [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
+                T* o = po + off[0];
+                const T* s = ps + off[1];
+                const int64_t* is = pi + off[2];
+                for (int64_t i = 0; i < n; ++i) o[is[i * st[2]] * st[0]] += s[i * st[1]];
+            });
     });
 }
 
@@ -240,8 +240,9 @@ void cat_cpu(const Tensor& out, const std::vector<Tensor>& xs, int64_t dim) {
 void triangle_cpu(const Tensor& out, const Tensor& x, int64_t diagonal, bool upper) {
     const char* op = upper ? "triu" : "tril";
     check(x.dim() >= 2, "[{}] needs at least 2 dims, got shape {}", op, shape_str(x.shape()));
-    check(out.shape() == x.shape() && out.dtype() == x.dtype(), "[{}] output is {} {}, expected {} {}",
-          op, out.dtype(), shape_str(out.shape()), x.dtype(), shape_str(x.shape()));
+    check(out.shape() == x.shape() && out.dtype() == x.dtype(),
+          "[{}] output is {} {}, expected {} {}", op, out.dtype(), shape_str(out.shape()),
+          x.dtype(), shape_str(x.shape()));
     Tensor xc = kernels::contiguous(x);
     const int64_t R = x.shape()[x.dim() - 2], C = x.shape()[x.dim() - 1];
     const int64_t rows = R * span(x.shape(), 0, x.dim() - 2);

@@ -145,13 +145,15 @@ void multinomial_rows(const Tensor& out, const Tensor& probs, bool replacement, 
     }
     for (int64_t r = 0; r < N; ++r) {
         if (bad_column[r] >= 0)
-            fail("[multinomial] row {} has probability {} at column {}; probabilities must be "
-                 "finite and non-negative", r, static_cast<double>(pp[r * C + bad_column[r]]),
-                 bad_column[r]);
+            fail(
+                "[multinomial] row {} has probability {} at column {}; probabilities must be "
+                "finite and non-negative",
+                r, static_cast<double>(pp[r * C + bad_column[r]]), bad_column[r]);
         check(total[r] > 0, "[multinomial] row {} sums to 0; it needs a positive entry", r);
         check(replacement || nonzero[r] >= S,
               "[multinomial] cannot draw {} samples without replacement from row {}, which has "
-              "only {} non-zero entries", S, r, nonzero[r]);
+              "only {} non-zero entries",
+              S, r, nonzero[r]);
     }
     // Pass 2: draw. One draw without replacement is one draw with it (the decoding case), and the
     // inverse-cumsum path needs one random number instead of C.
@@ -201,9 +203,8 @@ void multinomial_cpu(const Tensor& out, const Tensor& probs, bool replacement, G
               out.is_contiguous(),
           "[multinomial] output is {} {}, expected contiguous int64 ({}, S)", out.dtype(),
           shape_str(out.shape()), probs.shape()[0]);
-    visit_floating(probs.dtype(), "multinomial", [&]<class T>() {
-        multinomial_rows<T>(out, probs, replacement, gen);
-    });
+    visit_floating(probs.dtype(), "multinomial",
+                   [&]<class T>() { multinomial_rows<T>(out, probs, replacement, gen); });
 }
 
 }  // namespace

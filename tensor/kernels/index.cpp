@@ -62,8 +62,10 @@ Shape cat_shape(const std::vector<Tensor>& xs, int64_t dim) {
         bool same = x.dim() == first.dim();
         for (int64_t k = 0; same && k < x.dim(); ++k)
             same = k == d || x.shape()[k] == first.shape()[k];
-        check(same, "[cat] tensor {} has shape {} but tensor 0 has shape {}: they must match "
-              "except in dim {}", i, shape_str(x.shape()), shape_str(first.shape()), d);
+        check(same,
+              "[cat] tensor {} has shape {} but tensor 0 has shape {}: they must match "
+              "except in dim {}",
+              i, shape_str(x.shape()), shape_str(first.shape()), d);
         s[d] += x.shape()[d];
     }
     return s;

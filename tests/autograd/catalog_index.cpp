@@ -33,8 +33,7 @@ const bool added = add_to_catalog([] {
     add_entry("gather", "dim0-smaller-index", {leaf({4, 3})},
               [g0](Xs x) { return gather(x[0], 0, g0); });
     // topk and sort: their values are gather(x, dim, indices).
-    add_entry("gather", "topk-largest", {leaf({3, 7})},
-              [](Xs x) { return topk(x[0], 3).first; });
+    add_entry("gather", "topk-largest", {leaf({3, 7})}, [](Xs x) { return topk(x[0], 3).first; });
     add_entry("gather", "topk-smallest-dim0", {leaf({5, 4})},
               [](Xs x) { return topk(x[0], 2, 0, false).first; });
     add_entry("gather", "sort-descending", {leaf({2, 3, 5})},
@@ -48,18 +47,21 @@ const bool added = add_to_catalog([] {
 
     // cat: along the last dim, along dim 0 with a size-0 piece, and through stack/split/chunk.
     add_variants("cat", {{{2, 3}}, {{2, 5}}}, [](Xs x) { return cat({x[0], x[1]}, 1); });
-    add_entry("cat", "dim0-three-with-empty", {leaf({2, 3}), leaf({0, 3}), leaf({1, 3})},
-              [](Xs x) { return cat({x[0], x[1], x[2]}, 0); });
-    add_entry("cat", "same-tensor-twice", {leaf({2, 3})},
-              [](Xs x) { return cat({x[0], x[0] * 2.0}, -1); });
-    add_entry("cat", "stack-dim1", {leaf({2, 3}), leaf({2, 3})},
-              [](Xs x) { return stack({x[0], x[1]}, 1); });
+    add_entry("cat", "dim0-three-with-empty", {leaf({2, 3}), leaf({0, 3}), leaf({1, 3})}, [](Xs x) {
+        return cat({x[0], x[1], x[2]}, 0);
+    });
+    add_entry("cat", "same-tensor-twice", {leaf({2, 3})}, [](Xs x) {
+        return cat({x[0], x[0] * 2.0}, -1);
+    });
+    add_entry("cat", "stack-dim1", {leaf({2, 3}), leaf({2, 3})}, [](Xs x) {
+        return stack({x[0], x[1]}, 1);
+    });
     add_entry("cat", "split-reordered", {leaf({7, 2})}, [](Xs x) {
         std::vector<Tensor> p = split(x[0], 3);  // sizes 3, 3, 1
         return cat({p[2], p[0] * 2.0, p[1] * 3.0}, 0);
     });
     add_entry("slice", "chunk-and-split-sizes", {leaf({2, 7})}, [](Xs x) {
-        std::vector<Tensor> c = chunk(x[0], 3, 1);                   // sizes 3, 3, 1
+        std::vector<Tensor> c = chunk(x[0], 3, 1);                            // sizes 3, 3, 1
         std::vector<Tensor> s = split(x[0], std::vector<int64_t>{5, 2}, -1);  // sizes 5, 2
         return c[1] * 2.0 + sum(s[0], {-1}, true) * c[2];
     });

@@ -1,9 +1,9 @@
 // Forward values of the indexing, joining and ordering ops (autograd/ops/index.h) against
 // hand-computed results, their error messages, and multinomial's statistics and reproducibility.
 // Gradients are checked by the catalog (tests/autograd/catalog_index.cpp).
-#include <boost/test/unit_test.hpp>
-
 #include <omp.h>
+
+#include <boost/test/unit_test.hpp>
 
 #include "autograd/ops.h"
 
@@ -58,12 +58,11 @@ BOOST_AUTO_TEST_CASE(embedding_rows_and_accumulated_gradient) {
     Tensor w = iota({4, 3}).requires_grad_();
     Tensor y = embedding(w, ids({3, 1, 3, 0}, {2, 2}));
     BOOST_TEST((y.shape() == Shape{2, 2, 3}));
-    BOOST_TEST((to_vector<float>(y) ==
-                std::vector<float>{9, 10, 11, 3, 4, 5, 9, 10, 11, 0, 1, 2}));
+    BOOST_TEST((to_vector<float>(y) == std::vector<float>{9, 10, 11, 3, 4, 5, 9, 10, 11, 0, 1, 2}));
     sum(y).backward();
     // id 3 appears twice, 2 never.
-    BOOST_TEST((to_vector<float>(w.grad()) ==
-                std::vector<float>{1, 1, 1, 1, 1, 1, 0, 0, 0, 2, 2, 2}));
+    BOOST_TEST(
+        (to_vector<float>(w.grad()) == std::vector<float>{1, 1, 1, 1, 1, 1, 0, 0, 0, 2, 2, 2}));
     std::string m = message_of([&] { embedding(w, ids({4})); });
     BOOST_TEST(contains(m, "[embedding]"), m);
     BOOST_TEST(contains(m, "index 4 is out of range for dim 0 of size 4"), m);
@@ -97,7 +96,7 @@ BOOST_AUTO_TEST_CASE(gather_and_scatter_add) {
     std::string m = message_of([&] { gather(x, 1, ids({3}, {1, 1})); });
     BOOST_TEST(contains(m, "[gather] index 3 is out of range for dim 1 of size 3"), m);
     BOOST_CHECK_THROW(gather(x, 1, ids({0, 0, 0}, {3, 1})), Error);  // 3 rows > 2
-    BOOST_CHECK_THROW(gather(x, 1, ids({0}, {1})), Error);          // wrong number of dims
+    BOOST_CHECK_THROW(gather(x, 1, ids({0}, {1})), Error);           // wrong number of dims
     BOOST_CHECK_THROW(scatter_add(x, 0, ids({0}, {1, 1}), zeros({1, 1}, DType::f64)), Error);
 }
 
@@ -145,14 +144,14 @@ BOOST_AUTO_TEST_CASE(split_and_chunk_are_views) {
 
 BOOST_AUTO_TEST_CASE(triu_and_tril) {
     Tensor x = iota({3, 4}) + 1.0;
-    BOOST_TEST((to_vector<float>(triu(x)) ==
-                std::vector<float>{1, 2, 3, 4, 0, 6, 7, 8, 0, 0, 11, 12}));
-    BOOST_TEST((to_vector<float>(triu(x, 2)) ==
-                std::vector<float>{0, 0, 3, 4, 0, 0, 0, 8, 0, 0, 0, 0}));
-    BOOST_TEST((to_vector<float>(tril(x)) ==
-                std::vector<float>{1, 0, 0, 0, 5, 6, 0, 0, 9, 10, 11, 0}));
-    BOOST_TEST((to_vector<float>(tril(x, -1)) ==
-                std::vector<float>{0, 0, 0, 0, 5, 0, 0, 0, 9, 10, 0, 0}));
+    BOOST_TEST(
+        (to_vector<float>(triu(x)) == std::vector<float>{1, 2, 3, 4, 0, 6, 7, 8, 0, 0, 11, 12}));
+    BOOST_TEST(
+        (to_vector<float>(triu(x, 2)) == std::vector<float>{0, 0, 3, 4, 0, 0, 0, 8, 0, 0, 0, 0}));
+    BOOST_TEST(
+        (to_vector<float>(tril(x)) == std::vector<float>{1, 0, 0, 0, 5, 6, 0, 0, 9, 10, 11, 0}));
+    BOOST_TEST(
+        (to_vector<float>(tril(x, -1)) == std::vector<float>{0, 0, 0, 0, 5, 0, 0, 0, 9, 10, 0, 0}));
     // Batched and non-contiguous: tril of a transposed batch.
     Tensor b = permute(iota({3, 2, 2}), {1, 2, 0});  // (2, 2, 3)
     Tensor t = tril(b);
@@ -187,7 +186,7 @@ BOOST_AUTO_TEST_CASE(topk_long_rows_match_sort) {
     Tensor x = randn({3, 50257}, DType::f32, &gen);
     auto [v, i] = topk(x, 40);
     auto [sv, si] = sort(x, -1, true);
-    BOOST_TEST((to_vector<int64_t>(i) == to_vector<int64_t>(slice(si, 1, 0, 40).detach())) );
+    BOOST_TEST((to_vector<int64_t>(i) == to_vector<int64_t>(slice(si, 1, 0, 40).detach())));
     std::vector<float> vv = to_vector<float>(v);
     BOOST_TEST(std::is_sorted(vv.begin(), vv.begin() + 40, std::greater<float>()));
 }
@@ -288,8 +287,7 @@ BOOST_AUTO_TEST_CASE(multinomial_rejects_bad_rows) {
 BOOST_AUTO_TEST_CASE(one_hot_marks_ids) {
     Tensor h = one_hot(ids({2, 0, 1, 2}, {2, 2}), 3);
     BOOST_TEST((h.shape() == Shape{2, 2, 3}));
-    BOOST_TEST((to_vector<int64_t>(h) ==
-                std::vector<int64_t>{0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1}));
+    BOOST_TEST((to_vector<int64_t>(h) == std::vector<int64_t>{0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1}));
     BOOST_CHECK_THROW(one_hot(ids({3}), 3), Error);
     BOOST_CHECK_THROW(one_hot(ids({0}), 0), Error);
 }
