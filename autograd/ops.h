@@ -3,6 +3,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/elementwise.h"
+#include "autograd/ops/index.h"
 #include "autograd/ops/linalg.h"
 #include "autograd/ops/nn.h"
 #include "autograd/ops/reduce.h"
