@@ -129,10 +129,13 @@ void Tensor::set_grad(const Tensor& g) {
 
 namespace {
 
-void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
+void accumulate_leaf(AutogradMeta& leaf, Tensor g) {
     NoGradGuard no_grad;
     if (!leaf.grad.defined()) {
-        leaf.grad = kernels::clone(g);  // own copy: g may alias another leaf's gradient
+        // The first gradient becomes .grad. It is copied unless this handle is its only owner
+        // (add's backward hands the same gy to both inputs, and .grad is later updated in place).
+        bool sole_owner = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1;
+        leaf.grad = sole_owner && g.is_contiguous() ? g : kernels::clone(g);
     } else {
         kernels::add(leaf.grad, leaf.grad, g);
         leaf.grad.storage()->bump_version();
@@ -218,9 +221,9 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, bool re
             const Edge& e = node->edges[i];
             if (!e.needs_grad()) continue;
             if (gs[i].defined()) {
-                Tensor g = fit_gradient(*node, i, gs[i]);
+                Tensor g = fit_gradient(*node, i, std::move(gs[i]));
                 if (e.leaf) {
-                    accumulate_leaf(*e.leaf, g);
+                    accumulate_leaf(*e.leaf, std::move(g));
                     continue;
                 }
                 auto b = buffer.find(e.node.get());
