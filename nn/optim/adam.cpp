@@ -36,7 +36,9 @@ AdamW::AdamW(std::vector<Tensor> params, AdamConfig config)
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamConfig config)
     : Adam("adamw", std::move(groups), config, true) {}
 
-std::vector<std::string> Adam::state_names() const { return {"exp_avg", "exp_avg_sq"}; }
+std::vector<std::string> Adam::state_names() const {
+    return {"exp_avg", "exp_avg_sq"};
+}
 
 std::vector<std::pair<std::string, double>> Adam::hyper() const {
     return {{"beta1", config_.beta1},
@@ -90,8 +92,8 @@ void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& gr
 #pragma omp parallel for schedule(static) if (n >= cpu::kParallelGrain)
             for (int64_t k = 0; k < n; ++k) {
                 T gk = g[k];
-                if (l2) gk = gk + wd * p[k];          // Adam: weight decay joins the gradient
-                const T pk = p[k] * shrink;           // AdamW: decay the weight (1 for Adam)
+                if (l2) gk = gk + wd * p[k];  // Adam: weight decay joins the gradient
+                const T pk = p[k] * shrink;   // AdamW: decay the weight (1 for Adam)
                 const T mk = m[k] * beta1 + one_minus_beta1 * gk;
                 const T vk = v[k] * beta2 + one_minus_beta2 * gk * gk;
                 m[k] = mk;

@@ -38,10 +38,14 @@ Optimizer::Optimizer(std::string name, std::vector<ParamGroup> groups)
         for (size_t i = 0; i < group.params.size(); ++i) {
             const Tensor& p = group.params[i];
             check(p.defined(), "[{}] parameter {} of group {} is undefined", name_, i, g);
-            check(is_floating(p.dtype()), "[{}] parameter {} of group {} is {}; only float32 and "
-                  "float64 parameters can be optimized", name_, i, g, p.dtype());
-            check(p.is_leaf(), "[{}] parameter {} of group {} was computed by an op; optimize the "
-                  "leaf tensor it came from", name_, i, g);
+            check(is_floating(p.dtype()),
+                  "[{}] parameter {} of group {} is {}; only float32 and float64 parameters "
+                  "can be optimized",
+                  name_, i, g, p.dtype());
+            check(p.is_leaf(),
+                  "[{}] parameter {} of group {} was computed by an op; optimize the leaf "
+                  "tensor it came from",
+                  name_, i, g);
             check(seen.insert(p.impl()).second,
                   "[{}] parameter {} of group {} appears more than once", name_, i, g);
         }
@@ -64,10 +68,12 @@ void Optimizer::step() {
             if (!grad.defined()) continue;
             check(p.device().type == DeviceType::cpu && grad.device().type == DeviceType::cpu,
                   "[{}] parameter {} of group {} is on {} with its gradient on {}: only CPU "
-                  "updates are implemented", name_, i, g, p.device(), grad.device());
+                  "updates are implemented",
+                  name_, i, g, p.device(), grad.device());
             check(grad.shape() == p.shape() && grad.dtype() == p.dtype(),
-                  "[{}] gradient {} {} of parameter {} of group {} does not match it ({} {})", name_,
-                  grad.dtype(), shape_str(grad.shape()), i, g, p.dtype(), shape_str(p.shape()));
+                  "[{}] gradient {} {} of parameter {} of group {} does not match it ({} {})",
+                  name_, grad.dtype(), shape_str(grad.shape()), i, g, p.dtype(),
+                  shape_str(p.shape()));
             ParamState& s = state_[g][i];
             ++s.step;
             update(group, p, grad, s);
@@ -98,7 +104,8 @@ NamedTensors Optimizer::state_dict() const {
     for (size_t g = 0; g < groups_.size(); ++g) {
         const std::string prefix = fmt::format("param_groups.{}.", g);
         out.emplace_back(prefix + "lr", scalar_tensor(groups_[g].lr, DType::f64));
-        out.emplace_back(prefix + "weight_decay", scalar_tensor(groups_[g].weight_decay, DType::f64));
+        out.emplace_back(prefix + "weight_decay",
+                         scalar_tensor(groups_[g].weight_decay, DType::f64));
         out.emplace_back(prefix + "params",
                          scalar_tensor(static_cast<double>(groups_[g].params.size()), DType::i64));
     }
@@ -186,8 +193,8 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
                     check(t->shape() == p.shape() && t->dtype() == p.dtype(),
                           "[{}] {}: '{}' is {} {} but its parameter is {} {}", name_, where, key,
                           t->dtype(), shape_str(t->shape()), p.dtype(), shape_str(p.shape()));
-                    check(t->device() == p.device(), "[{}] {}: '{}' is not on the parameter's "
-                          "device", name_, where, key);
+                    check(t->device() == p.device(),
+                          "[{}] {}: '{}' is not on the parameter's device", name_, where, key);
                     s.buffers.emplace_back(name, kernels::clone(*t));
                 }
             }

@@ -78,7 +78,7 @@ protected:
     Optimizer(std::string name, std::vector<ParamGroup> groups);
 
     struct ParamState {
-        int64_t step = 0;     // updates this parameter has had, including the current one
+        int64_t step = 0;      // updates this parameter has had, including the current one
         NamedTensors buffers;  // in state_names() order; empty until the first update
     };
 

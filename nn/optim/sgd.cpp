@@ -45,8 +45,10 @@ void Sgd::set_hyper(const std::map<std::string, double>& values) {
     c.momentum = values.at("momentum");
     c.dampening = values.at("dampening");
     const double nesterov = values.at("nesterov");
-    check(nesterov == 0 || nesterov == 1, "[sgd] state dict: 'hyper.nesterov' is {}; it must be 0 "
-          "or 1", nesterov);
+    check(nesterov == 0 || nesterov == 1,
+          "[sgd] state dict: 'hyper.nesterov' is {}; it must be 0 "
+          "or 1",
+          nesterov);
     c.nesterov = nesterov == 1;
     check_config(c, "state dict: ");
     config_ = c;

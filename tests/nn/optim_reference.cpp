@@ -16,8 +16,10 @@ const nlohmann::json& optim_reference() {
         const std::string path =
             std::string(root ? root : ".") + "/tests/data/optim_reference.json";
         std::ifstream in(path);
-        check(in.good(), "{}: cannot open; run the test through ctest (which sets "
-              "GRADSTACK_SOURCE_DIR) or from the repository root", path);
+        check(in.good(),
+              "{}: cannot open; run the test through ctest (which sets "
+              "GRADSTACK_SOURCE_DIR) or from the repository root",
+              path);
         return nlohmann::json::parse(in);
     }();
     return reference;

@@ -3,9 +3,8 @@
 // Read next: test_optim_parity.cpp.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

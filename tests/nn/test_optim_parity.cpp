@@ -2,7 +2,6 @@
 // torch.optim (1.13) computed for the same inputs (tests/nn/reference/make_optim_reference.py).
 // Float32 results must agree to rounding: |ours - torch| <= 1e-7 + 1e-6 * |torch|.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 
 #include "nn/optim/clip.h"
@@ -87,7 +86,7 @@ BOOST_AUTO_TEST_CASE(clip_grad_norm_matches_torch) {
             const auto torch = c["clipped"][j].get<std::vector<double>>();
             for (size_t k = 0; k < ours.size(); ++k)
                 BOOST_TEST(close(ours[k], torch[k]), "grad " << j << "[" << k << "]: " << ours[k]
-                                                            << " vs torch " << torch[k]);
+                                                             << " vs torch " << torch[k]);
         }
         BOOST_TEST(!params.back().grad().defined());
     }

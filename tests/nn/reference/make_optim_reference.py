@@ -144,7 +144,8 @@ def main():
         ],
         "clip": [clip_case(1.0, 0.9), clip_case(100.0, 0.9)],
     }
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    here = os.path.dirname(os.path.abspath(__file__))  # tests/nn/reference
+    root = os.path.normpath(os.path.join(here, "..", "..", ".."))
     out = os.path.join(root, "tests", "data", "optim_reference.json")
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
