@@ -6,20 +6,16 @@
 #include <fstream>
 
 #include "nn/optim/adam.h"
+#include "tests/test_env.h"
 #include "nn/optim/sgd.h"
 
 namespace gradstack::test {
 
 const nlohmann::json& optim_reference() {
     static const nlohmann::json reference = [] {
-        const char* root = std::getenv("GRADSTACK_SOURCE_DIR");
-        const std::string path =
-            std::string(root ? root : ".") + "/tests/data/optim_reference.json";
+        const std::string path = testing::test_data("optim_reference.json");
         std::ifstream in(path);
-        check(in.good(),
-              "{}: cannot open; run the test through ctest (which sets "
-              "GRADSTACK_SOURCE_DIR) or from the repository root",
-              path);
+        check(in.good(), "{}: cannot open the optimizer reference", path);
         return nlohmann::json::parse(in);
     }();
     return reference;
