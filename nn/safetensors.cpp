@@ -60,7 +60,7 @@ const char* file_dtype_of(DType dtype) {
     fail("[save_safetensors] unknown dtype {}", static_cast<int>(dtype));
 }
 
-// IEEE half: 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits. Every half is exactly a float.
+// IEEE half: 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits; a float holds each exactly.
 float half_to_float(uint16_t h) {
     uint32_t sign = static_cast<uint32_t>(h >> 15) << 31;
     uint32_t exponent = (h >> 10) & 0x1f;
@@ -85,7 +85,9 @@ float bf16_to_float(uint16_t b) { return std::bit_cast<float>(static_cast<uint32
 // A non-negative JSON integer, or nullopt for anything else (negative, float, string, ...).
 std::optional<uint64_t> as_unsigned(const json& v) {
     if (v.is_number_unsigned()) return v.get<uint64_t>();
-    if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
+    if (v.is_number_integer() && v.get<int64_t>() >= 0) {
+        return static_cast<uint64_t>(v.get<int64_t>());
+    }
     return std::nullopt;
 }
 
@@ -94,7 +96,15 @@ std::optional<uint64_t> as_unsigned(const json& v) {
     fail("{}: tensor '{}': {}; {}", name, key, what, kHintCorrupt);
 }
 
-std::string offsets_str(uint64_t begin, uint64_t end) { return fmt::format("[{}, {})", begin, end); }
+// A JSON value for an error message, cut to a readable length (the header may hold anything).
+std::string short_dump(const json& v) {
+    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+    return s.size() <= 60 ? s : s.substr(0, 57) + "...";
+}
+
+std::string offsets_str(uint64_t begin, uint64_t end) {
+    return fmt::format("[{}, {})", begin, end);
+}
 
 }  // namespace
 
@@ -121,8 +131,8 @@ public:
         uint64_t data_size = size - 8 - n;
 
         // 2. The JSON, with the top-level key order kept and repeated keys refused (a plain JSON
-        //    parser silently keeps the last one).
-        // The JSON parser would stop at a NUL and ignore what follows; the reference reader refuses.
+        //    parser silently keeps the last one). NULs are refused first: nlohmann's parser
+        //    would stop at one and ignore what follows; the reference reader refuses them.
         if (const void* nul = std::memchr(header, 0, n)) {
             fail("{}: the header holds a NUL byte at offset {} of the header; {}", name,
                  static_cast<const char*>(nul) - header, kHintCorrupt);
@@ -148,7 +158,8 @@ public:
         std::vector<std::pair<const TensorInfo*, const std::string*>> by_offset;
         for (const std::string& key : f.keys_) by_offset.emplace_back(&f.infos_.at(key), &key);
         std::sort(by_offset.begin(), by_offset.end(), [](const auto& a, const auto& b) {
-            return std::pair(a.first->begin, a.first->end) < std::pair(b.first->begin, b.first->end);
+            return std::pair(a.first->begin, a.first->end) <
+                   std::pair(b.first->begin, b.first->end);
         });
         uint64_t position = 0;
         const std::string* previous = nullptr;
@@ -220,20 +231,24 @@ private:
     static TensorInfo parse_entry(const json& value, const std::string& name,
                                   const std::string& key, uint64_t data_size) {
         auto bad = [&](const std::string& what) { bad_entry(name, key, what); };
-        if (!value.is_object()) bad(fmt::format("the entry is a {}, not an object", value.type_name()));
+        if (!value.is_object()) {
+            bad(fmt::format("the entry is a {}, not an object", value.type_name()));
+        }
         for (const char* field : {"dtype", "shape", "data_offsets"}) {
             if (!value.contains(field)) bad(fmt::format("the entry has no \"{}\"", field));
         }
         TensorInfo info;
 
         const json& dtype = value.at("dtype");
-        if (!dtype.is_string()) bad(fmt::format("\"dtype\" is a {}, not a string", dtype.type_name()));
+        if (!dtype.is_string()) {
+            bad(fmt::format("\"dtype\" is a {}, not a string", dtype.type_name()));
+        }
         info.file_dtype = dtype.get<std::string>();
         const FileDType* file_dtype = find_file_dtype(info.file_dtype);
         if (file_dtype == nullptr) {
-            bad(fmt::format("dtype \"{}\" is not supported (gradstack reads F32, F64, I64, BOOL, "
-                            "F16 and BF16)",
-                            info.file_dtype));
+            bad(fmt::format("dtype {} is not supported (gradstack reads F32, F64, I64, BOOL, F16 "
+                            "and BF16)",
+                            short_dump(dtype)));
         }
         info.dtype = file_dtype->loaded_as;
 
@@ -244,26 +259,32 @@ private:
         uint64_t numel = 1;
         for (const json& s : shape) {
             std::optional<uint64_t> size = as_unsigned(s);
-            if (!size) bad(fmt::format("\"shape\" {} holds {}, not a size >= 0", shape.dump(), s.dump()));
+            if (!size) {
+                bad(fmt::format("\"shape\" {} holds {}, not a size >= 0", short_dump(shape),
+                                short_dump(s)));
+            }
             if (__builtin_mul_overflow(numel, *size, &numel) ||
                 numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-                bad(fmt::format("\"shape\" {} has more elements than fit in 63 bits", shape.dump()));
+                bad(fmt::format("\"shape\" {} has more elements than fit in 63 bits",
+                                short_dump(shape)));
             }
             info.shape.push_back(static_cast<int64_t>(*size));
         }
 
         const json& offsets = value.at("data_offsets");
         if (!offsets.is_array() || offsets.size() != 2) {
-            bad(fmt::format("\"data_offsets\" must be a list [begin, end], got {}", offsets.dump()));
+            bad(fmt::format("\"data_offsets\" must be a list [begin, end], got {}",
+                            short_dump(offsets)));
         }
         std::optional<uint64_t> begin = as_unsigned(offsets[0]), end = as_unsigned(offsets[1]);
         if (!begin || !end) {
-            bad(fmt::format("\"data_offsets\" {} must hold two integers >= 0", offsets.dump()));
+            bad(fmt::format("\"data_offsets\" {} must hold two integers >= 0",
+                            short_dump(offsets)));
         }
         info.begin = *begin;
         info.end = *end;
         if (info.begin > info.end) {
-            bad(fmt::format("\"data_offsets\" {} begin after they end", offsets.dump()));
+            bad(fmt::format("\"data_offsets\" {} begin after they end", short_dump(offsets)));
         }
         if (info.end > data_size) {
             fail("{}: tensor '{}': bytes {} lie beyond the end of the data region ({} bytes); {}",
@@ -273,8 +294,8 @@ private:
         if (__builtin_mul_overflow(numel, file_dtype->itemsize, &nbytes) ||
             nbytes != info.end - info.begin) {
             bad(fmt::format("shape {} of {} needs {} x {} bytes but \"data_offsets\" {} hold {}",
-                            shape.dump(), info.file_dtype, numel, file_dtype->itemsize,
-                            offsets.dump(), info.end - info.begin));
+                            short_dump(shape), info.file_dtype, numel, file_dtype->itemsize,
+                            short_dump(offsets), info.end - info.begin));
         }
         return info;
     }

@@ -91,7 +91,8 @@ void check_same(const Tensor& a, const Tensor& b) {
     BOOST_TEST(a.numel() == b.numel());
     if (a.numel() == 0) return;  // (to_vector of an empty non-contiguous tensor divides by 0)
     if (a.dtype() == DType::i64) {  // doubles would round large int64s
-        BOOST_TEST(to_vector<int64_t>(a) == to_vector<int64_t>(b), boost::test_tools::per_element());
+        BOOST_TEST(to_vector<int64_t>(a) == to_vector<int64_t>(b),
+                   boost::test_tools::per_element());
     } else {
         BOOST_TEST(to_vector<double>(a) == to_vector<double>(b), boost::test_tools::per_element());
     }
@@ -168,8 +169,9 @@ BOOST_AUTO_TEST_CASE(header_bytes_match_the_format_exactly) {
     Bytes b = read_bytes(p);
     BOOST_TEST(b.size() == 8u + 80 + 8);
     BOOST_TEST(b[0] == 80);
-    BOOST_TEST(std::string(b.begin() + 8, b.begin() + 88) ==
-               R"({"__metadata__":{"k":"v"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} )");
+    BOOST_TEST(
+        std::string(b.begin() + 8, b.begin() + 88) ==
+        R"({"__metadata__":{"k":"v"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} )");
 }
 
 BOOST_AUTO_TEST_CASE(misaligned_tensors_are_copied) {
@@ -339,9 +341,9 @@ BOOST_AUTO_TEST_CASE(bad_metadata_duplicates_and_bad_bools) {
     expect_error(make_file(R"({"__metadata__":["pt"],)" + w + "}", data),
                  {"'__metadata__' must be an object"});
     expect_error(make_file("{" + w + "," + w + "}", data), {"tensor 'w' appears twice"});
-    expect_error(make_file(R"({"w":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
-                           data),
-                 {"tensor 'w'", "field 'dtype' appears twice"});
+    expect_error(
+        make_file(R"({"w":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", data),
+        {"tensor 'w'", "field 'dtype' appears twice"});
     expect_error(make_file(R"({"__metadata__":{"a":"1","a":"2"}})"), {"field 'a' appears twice"});
     // A BOOL byte other than 0 or 1 is refused when the tensor is read.
     expect_error(make_file("{" + entry("b", "BOOL", "[3]", 0, 3) + "}", {0, 1, 2}),
@@ -410,7 +412,7 @@ BOOST_AUTO_TEST_CASE(save_killed_midway_leaves_a_complete_file) {
         }
         _exit(1);
     }
-    for (int i = 0; i < 2000 && !fs::exists(p); ++i) usleep(1000);
+    for (int i = 0; i < 20000 && !fs::exists(p); ++i) usleep(1000);  // the first save
     usleep(30000);
     kill(pid, SIGKILL);
     int status = 0;
