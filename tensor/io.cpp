@@ -1,0 +1,119 @@
+// Atomic file writes and memory maps (POSIX). See io.h. The atomic write follows the classic
+// recipe: write a temp file next to the target, fsync it, rename(2) it over the target (atomic
+// within one file system), then fsync the folder so the new directory entry is durable too.
+#include "tensor/io.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "tensor/error.h"
+
+namespace gradstack {
+
+namespace {
+
+std::string os_error() { return std::strerror(errno); }
+
+// Opens a new temp file beside `path`. O_EXCL makes a name clash (another thread or a leftover of
+// a killed process) an EEXIST, which we skip past; the mode is 0666 minus the umask, as for a
+// file made by any other program.
+int create_temp(const std::string& path, std::string& temp) {
+    static std::atomic<uint64_t> counter{0};
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        temp = fmt::format("{}.tmp-{}-{}", path, getpid(), counter++);
+        int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) return fd;
+        if (errno != EEXIST) {
+            fail("{}: cannot create the temporary file {}: {}; check that the folder exists and "
+                 "is writable",
+                 path, temp, os_error());
+        }
+    }
+    fail("{}: cannot find a free temporary file name beside it ({} exists)", path, temp);
+}
+
+void fsync_folder(const std::string& path) {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::string folder = parent.empty() ? std::string(".") : parent.string();
+    int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    check(fd >= 0, "{}: cannot open its folder to fsync it: {}", path, os_error());
+    int rc = ::fsync(fd);
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    check(rc == 0, "{}: fsync of its folder failed: {}", path, os_error());
+}
+
+}  // namespace
+
+void OutputFile::write(const void* data, size_t nbytes) {
+    const char* p = static_cast<const char*>(data);
+    while (nbytes > 0) {
+        ssize_t n = ::write(fd_, p, nbytes);
+        if (n < 0 && errno == EINTR) continue;
+        check(n > 0, "{}: write failed after {} bytes: {}", path_, size_,
+              n < 0 ? os_error() : std::string("no progress"));
+        p += n;
+        nbytes -= static_cast<size_t>(n);
+        size_ += static_cast<uint64_t>(n);
+    }
+}
+
+void write_file_atomically(const std::string& path,
+                           const std::function<void(OutputFile&)>& writer) {
+    std::string temp;
+    int fd = create_temp(path, temp);
+    try {
+        OutputFile out(fd, path);
+        writer(out);
+        // The data must be on disk before the rename makes it visible under the final name:
+        // otherwise a power cut could leave a renamed but empty file.
+        check(::fsync(fd) == 0, "{}: fsync failed: {}", path, os_error());
+        int rc = ::close(fd);
+        fd = -1;
+        check(rc == 0, "{}: close failed: {}", path, os_error());
+        check(::rename(temp.c_str(), path.c_str()) == 0, "{}: cannot rename {} over it: {}", path,
+              temp, os_error());
+    } catch (...) {
+        if (fd >= 0) ::close(fd);
+        ::unlink(temp.c_str());
+        throw;
+    }
+    fsync_folder(path);
+}
+
+MappedFile::MappedFile(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    check(fd >= 0, "{}: cannot open: {}", path, os_error());
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail("{}: not a regular file", path);
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+        // MAP_PRIVATE + PROT_WRITE: tensors that wrap these bytes may be written in place (an
+        // optimizer step on loaded weights); the pages are then copied, the file never changes.
+        void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            std::string err = os_error();
+            ::close(fd);
+            fail("{}: cannot map {} bytes: {}", path, size_, err);
+        }
+        data_ = static_cast<uint8_t*>(p);
+    }
+    ::close(fd);  // the mapping stays valid without the descriptor
+}
+
+MappedFile::~MappedFile() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+}  // namespace gradstack
