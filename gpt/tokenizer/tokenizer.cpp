@@ -138,12 +138,18 @@ std::filesystem::path default_tokenizer_dir() {
 
 Tokenizer load_default_tokenizer() {
     const auto dir = default_tokenizer_dir();
-    const bool from_env = std::getenv("GRADSTACK_TOKENIZER") && *std::getenv("GRADSTACK_TOKENIZER");
+    const char* env = std::getenv("GRADSTACK_TOKENIZER");
+    if (env && *env) {
+        check(std::filesystem::exists(dir),
+              "[tokenizer] GRADSTACK_TOKENIZER is {}, which does not exist; point it to a folder "
+              "with vocab.json + merges.txt or encoder.json + vocab.bpe",
+              dir.string());
+    }
     check(std::filesystem::exists(dir),
-          "[tokenizer] no tokenizer at {}{}: run scripts/setup.sh (it installs the GPT-2 files "
+          "[tokenizer] no tokenizer at {}: run scripts/setup.sh (it installs the GPT-2 files "
           "there), or pass --tokenizer DIR, a folder with vocab.json + merges.txt or encoder.json "
           "+ vocab.bpe",
-          dir.string(), from_env ? " (from GRADSTACK_TOKENIZER)" : "");
+          dir.string());
     return Tokenizer::from_directory(dir);
 }
 
