@@ -43,8 +43,9 @@ std::string encode_line(const gpt::Tokenizer& tokenizer, const json& value, bool
 }
 
 int run_tokenize(int argc, char** argv) {
-    CLI::App app{"GPT-2 byte-level BPE: one JSON string per input line -> one JSON array of ids "
-                 "per output line (with --decode, the other way round)"};
+    CLI::App app{
+        "GPT-2 byte-level BPE: one JSON string per input line -> one JSON array of ids "
+        "per output line (with --decode, the other way round)"};
     std::string dir;
     bool allow_special = false, decode = false;
     app.add_option("--tokenizer", dir,
