@@ -9,7 +9,7 @@
 namespace gradstack::gpt {
 
 class BpeMerges {
-  public:
+public:
     // Adds the rule "a, b -> merged" with priority `rank` (lower merges first). Adding a pair that
     // is already there replaces its rule, as encoder.py's dict(zip(merges, ranks)) does.
     void add(uint32_t a, uint32_t b, uint32_t rank, uint32_t merged);
@@ -33,7 +33,7 @@ class BpeMerges {
     void apply_heap(std::vector<uint32_t>& symbols) const;
     static constexpr std::size_t kHeapFrom = 64;
 
-  private:
+private:
     struct Rule {
         uint32_t rank;
         uint32_t merged;

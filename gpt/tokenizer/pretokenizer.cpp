@@ -15,18 +15,17 @@ namespace gradstack::gpt {
 
 // Python regex's \s (White_Space): TAB..CR, space, NEL, NBSP, OGHAM SPACE MARK, the U+2000-200A
 // spaces, LINE and PARAGRAPH SEPARATOR, NARROW NBSP, MEDIUM MATHEMATICAL SPACE, IDEOGRAPHIC SPACE.
-#define GPT2_WS                                                                          \
-    "\\x{09}-\\x{0D}\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
-    "\\x{202F}\\x{205F}\\x{3000}"
+// clang-format off
+#define GPT2_WS "\\x{09}-\\x{0D}\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
+                "\\x{202F}\\x{205F}\\x{3000}"
 const char* const kGpt2SplitPattern =
     "'s|'t|'re|'ve|'m|'ll|'d"
     "| ?\\p{L}+"
     "| ?\\p{N}+"
-    "| ?[^" GPT2_WS
-    "\\p{L}\\p{N}]+"
-    "|[" GPT2_WS "]+(?![^" GPT2_WS
-    "])"
+    "| ?[^" GPT2_WS "\\p{L}\\p{N}]+"
+    "|[" GPT2_WS "]+(?![^" GPT2_WS "])"
     "|[" GPT2_WS "]+";
+// clang-format on
 #undef GPT2_WS
 
 namespace {

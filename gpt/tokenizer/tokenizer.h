@@ -28,7 +28,7 @@ const std::array<char32_t, 256>& bytes_to_unicode();
 inline constexpr std::string_view kEndOfText = "<|endoftext|>";
 
 class Tokenizer {
-  public:
+public:
     // Loads a folder holding Hugging Face's vocab.json + merges.txt or OpenAI's encoder.json +
     // vocab.bpe (the same content under other names). Throws gradstack::Error naming the file for
     // a missing file, bad JSON, a bad merges line, a merge whose parts or result are not in the
@@ -47,7 +47,7 @@ class Tokenizer {
     ~Tokenizer();
 
     // Token ids of `text` (bytes, which must be valid UTF-8: encoder.py encodes Python strings,
-    // and a byte string that is not UTF-8 has no such string; a Gradstack Error gives the offset
+    // and a byte string that is not UTF-8 has no such string; the gradstack::Error names the offset
     // of the first bad byte; pass it through utf8_replace_invalid first to get Python's
     // errors='replace' reading). With `allow_special`, each "<|endoftext|>" in the text is its
     // special id (50256 for GPT-2): the text is split on it, the pieces encoded, and the pieces
@@ -76,7 +76,7 @@ class Tokenizer {
     void clear_cache() const;
     static constexpr std::size_t kCacheLimit = 1 << 20;
 
-  private:
+private:
     Tokenizer();
     void encode_ordinary(std::string_view text, std::vector<int64_t>& out) const;
     void check_id(int64_t id) const;

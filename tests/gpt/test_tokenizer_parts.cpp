@@ -89,6 +89,8 @@ BOOST_AUTO_TEST_CASE(pretokenizer_pieces_match_python_regex) {
     BOOST_TEST((p.split("a\xE2\x80\x8B"
                         "b") == Pieces{"a", "\xE2\x80\x8B", "b"}));
     BOOST_TEST((p.split("a\x1C b") == Pieces{"a", "\x1C", " b"}));
+    // U+180E is whitespace to PCRE2's \s, not to Python's.
+    BOOST_TEST((p.split("a\xE1\xA0\x8E" "b") == Pieces{"a", "\xE1\xA0\x8E", "b"}));
     // A combining mark is neither a letter nor a number: "e" + U+0301 + "t" + "é".
     BOOST_TEST((p.split("e\xCC\x81t\xC3\xA9") == Pieces{"e", "\xCC\x81", "t\xC3\xA9"}));
     BOOST_TEST(p.split("").empty());
