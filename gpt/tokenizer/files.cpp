@@ -1,0 +1,198 @@
+// Loading a GPT-2 style vocabulary: vocab.json (token text -> id) and merges.txt (one merge "a b"
+// per line, highest priority first), or OpenAI's names for the same, encoder.json and vocab.bpe.
+// Token texts are written in the byte-level alphabet of bytes_to_unicode(); this file turns them
+// into bytes and the merges into rules over ids.
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unordered_map>
+
+#include "gpt/tokenizer/tokenizer.h"
+#include "tensor/error.h"
+
+namespace gradstack::gpt {
+
+namespace fs = std::filesystem;
+
+const std::array<char32_t, 256>& bytes_to_unicode() {
+    static const std::array<char32_t, 256> table = [] {
+        std::array<char32_t, 256> t{};
+        char32_t next = 256;
+        for (int b = 0; b < 256; ++b) {
+            const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+            t[b] = printable ? static_cast<char32_t>(b) : next++;
+        }
+        return t;
+    }();
+    return table;
+}
+
+namespace {
+
+void append_utf8(std::string& out, char32_t c) {
+    if (c < 0x80) {
+        out += static_cast<char>(c);
+    } else if (c < 0x800) {
+        out += static_cast<char>(0xC0 | (c >> 6));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        out += static_cast<char>(0xE0 | (c >> 12));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (c >> 18));
+        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+}
+
+// The bytes a token stands for: each character of its text through the inverse of
+// bytes_to_unicode(). A character outside that alphabet (only in added tokens of other
+// vocabularies, never in GPT-2's) stands for its own UTF-8 bytes. `text` is valid UTF-8 (JSON).
+std::string token_text_to_bytes(std::string_view text) {
+    static const std::unordered_map<char32_t, char> byte_of = [] {
+        std::unordered_map<char32_t, char> m;
+        for (int b = 0; b < 256; ++b) m[bytes_to_unicode()[b]] = static_cast<char>(b);
+        return m;
+    }();
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto lead = static_cast<unsigned char>(text[i]);
+        const std::size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+        char32_t c = n == 1 ? lead : n == 2 ? lead & 0x1F : n == 3 ? lead & 0x0F : lead & 0x07;
+        for (std::size_t k = 1; k < n && i + k < text.size(); ++k)
+            c = (c << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+        if (auto it = byte_of.find(c); it != byte_of.end()) {
+            out += it->second;
+        } else {
+            out.append(text.substr(i, n));
+        }
+        i += n;
+    }
+    return out;
+}
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    check(in.good(), "{}: cannot open the file", path.string());
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    check(!in.bad(), "{}: read error", path.string());
+    return std::move(buffer).str();
+}
+
+}  // namespace
+
+std::string Tokenizer::token_text(int64_t id) const {
+    std::string out;
+    for (const char b : token_bytes(id))
+        append_utf8(out, bytes_to_unicode()[static_cast<unsigned char>(b)]);
+    return out;
+}
+
+Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view merges_txt,
+                                  const std::string& vocab_name, const std::string& merges_name) {
+    Tokenizer t;
+
+    // The vocabulary: a JSON object of token text -> id.
+    nlohmann::json vocab;
+    try {
+        vocab = nlohmann::json::parse(vocab_json);
+    } catch (const nlohmann::json::exception& e) {
+        fail("{}: not valid JSON ({}); the file is probably damaged: fetch it again", vocab_name,
+             e.what());
+    }
+    check(vocab.is_object() && !vocab.empty(),
+          "{}: expected a JSON object of token -> id, got a {}", vocab_name,
+          vocab.empty() ? "empty object" : vocab.type_name());
+    constexpr int64_t kMaxId = (int64_t{1} << 31) - 1;
+    std::unordered_map<std::string, uint32_t> id_of;
+    std::vector<const std::string*> text_of;  // for the duplicate-id message
+    for (const auto& [text, value] : vocab.items()) {
+        check(value.is_number_integer() && value.get<int64_t>() >= 0 &&
+                  value.get<int64_t>() <= kMaxId,
+              "{}: the id of token \"{}\" must be an integer in [0, 2^31), got {}", vocab_name,
+              text, value.dump());
+        const auto id = static_cast<uint32_t>(value.get<int64_t>());
+        if (id >= t.id_to_bytes_.size()) {
+            t.id_to_bytes_.resize(id + 1);
+            t.has_id_.resize(id + 1, false);
+            text_of.resize(id + 1, nullptr);
+        }
+        auto [it, inserted] = id_of.emplace(text, id);
+        check(!t.has_id_[id], "{}: id {} is used by both \"{}\" and \"{}\"", vocab_name, id,
+              *text_of[id], text);
+        t.has_id_[id] = true;
+        text_of[id] = &it->first;
+        t.id_to_bytes_[id] = token_text_to_bytes(text);
+    }
+    for (int b = 0; b < 256; ++b) {
+        std::string text;
+        append_utf8(text, bytes_to_unicode()[b]);
+        const auto it = id_of.find(text);
+        check(it != id_of.end(),
+              "{}: the token \"{}\" for byte 0x{:02X} is missing; a GPT-2 (byte-level BPE) "
+              "vocabulary has one token for each of the 256 byte values",
+              vocab_name, text, b);
+        t.byte_ids_[b] = it->second;
+    }
+    if (auto it = id_of.find(std::string(kEndOfText)); it != id_of.end()) t.eot_id_ = it->second;
+
+    // The merges: "a b" per line, rank = order among the merge lines. encoder.py skips the first
+    // line ("#version: 0.2"); a first line not starting with '#' is taken as a merge here.
+    std::size_t line_no = 0;
+    uint32_t rank = 0;
+    for (std::size_t start = 0; start < merges_txt.size();) {
+        std::size_t end = merges_txt.find('\n', start);
+        if (end == std::string_view::npos) end = merges_txt.size();
+        std::string_view line = merges_txt.substr(start, end - start);
+        start = end + 1;
+        ++line_no;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty() || (line_no == 1 && line.front() == '#')) continue;
+        const std::size_t space = line.find(' ');
+        check(space != std::string_view::npos && space > 0 && space + 1 < line.size() &&
+                  line.find(' ', space + 1) == std::string_view::npos,
+              "{} line {}: expected two tokens separated by one space, got \"{}\"", merges_name,
+              line_no, line);
+        const std::string a(line.substr(0, space)), b(line.substr(space + 1));
+        const auto ia = id_of.find(a), ib = id_of.find(b), imerged = id_of.find(a + b);
+        for (const auto& [it, what] : {std::pair{ia, &a}, std::pair{ib, &b}}) {
+            check(it != id_of.end(), "{} line {}: \"{}\" is not a token of {}", merges_name,
+                  line_no, *what, vocab_name);
+        }
+        check(imerged != id_of.end(),
+              "{} line {}: the merge of \"{}\" and \"{}\" gives \"{}\", which is not a token of "
+              "{}; are the two files from the same tokenizer?",
+              merges_name, line_no, a, b, a + b, vocab_name);
+        t.merges_.add(ia->second, ib->second, rank++, imerged->second);
+    }
+    check(t.merges_.size() > 0, "{}: no merges found", merges_name);
+    return t;
+}
+
+Tokenizer Tokenizer::from_files(const fs::path& vocab_json, const fs::path& merges_txt) {
+    check(fs::exists(vocab_json), "{}: no such file", vocab_json.string());
+    check(fs::exists(merges_txt), "{}: no such file", merges_txt.string());
+    return from_strings(read_file(vocab_json), read_file(merges_txt), vocab_json.string(),
+                        merges_txt.string());
+}
+
+Tokenizer Tokenizer::from_directory(const fs::path& dir) {
+    check(fs::is_directory(dir),
+          "{}: no such folder (a tokenizer folder holds vocab.json + "
+          "merges.txt or encoder.json + vocab.bpe)",
+          dir.string());
+    // Hugging Face's names first, then OpenAI's; half a pair is an error naming the other half.
+    for (const auto& [vocab, merges] :
+         {std::pair{"vocab.json", "merges.txt"}, std::pair{"encoder.json", "vocab.bpe"}}) {
+        const bool has_vocab = fs::exists(dir / vocab), has_merges = fs::exists(dir / merges);
+        check(has_vocab == has_merges, "{}: missing, but {} is there; they come as a pair",
+              (dir / (has_vocab ? merges : vocab)).string(), has_vocab ? vocab : merges);
+        if (has_vocab) return from_files(dir / vocab, dir / merges);
+    }
+    fail("{}: holds neither vocab.json + merges.txt nor encoder.json + vocab.bpe", dir.string());
+}
+
+}  // namespace gradstack::gpt
