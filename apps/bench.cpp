@@ -9,7 +9,13 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "apps/command.h"
@@ -66,23 +72,24 @@ void add_bench_flags(CLI::App& command, BenchFlags& flags) {
         ->capture_default_str();
 }
 
-double median_seconds(const std::function<void()>& fn, int reps, int warmup) {
-    return median_seconds(std::vector<std::function<void()>>{fn}, reps, warmup)[0];
+TimedRun timed(std::function<void()> fn) {
+    return [fn = std::move(fn)] {
+        auto start = std::chrono::steady_clock::now();
+        fn();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
 }
 
-std::vector<double> median_seconds(const std::vector<std::function<void()>>& fns, int reps,
-                                   int warmup) {
+double median_seconds(const TimedRun& fn, int reps, int warmup) {
+    return median_seconds(std::vector<TimedRun>{fn}, reps, warmup)[0];
+}
+
+std::vector<double> median_seconds(const std::vector<TimedRun>& fns, int reps, int warmup) {
     for (const auto& fn : fns)
         for (int i = 0; i < warmup; ++i) fn();
     std::vector<std::vector<double>> times(fns.size());
-    for (int i = 0; i < reps; ++i) {
-        for (size_t f = 0; f < fns.size(); ++f) {
-            auto start = std::chrono::steady_clock::now();
-            fns[f]();
-            auto stop = std::chrono::steady_clock::now();
-            times[f].push_back(std::chrono::duration<double>(stop - start).count());
-        }
-    }
+    for (int i = 0; i < reps; ++i)
+        for (size_t f = 0; f < fns.size(); ++f) times[f].push_back(fns[f]());
     std::vector<double> medians;
     for (auto& t : times) {
         std::sort(t.begin(), t.end());
@@ -114,41 +121,91 @@ std::optional<std::string> find_bench_script(const std::string& name) {
     return std::nullopt;
 }
 
-std::optional<nlohmann::json> run_torch_script(const std::string& script_name,
-                                               const std::string& args) {
+TorchServer::TorchServer(const std::string& script_name) {
     std::optional<std::string> script = find_bench_script(script_name);
     if (!script) {
-        fmt::print("PyTorch: skipped ({} not found next to the binary or in {})\n", script_name,
-                   GRADSTACK_SOURCE_DIR);
-        return std::nullopt;
+        why_ = fmt::format("{} not found next to the binary or in {}/apps/bench", script_name,
+                           GRADSTACK_SOURCE_DIR);
+        return;
     }
     if (!std::filesystem::exists("/usr/bin/python3")) {
-        fmt::print("PyTorch: skipped (/usr/bin/python3 not found)\n");
-        return std::nullopt;
+        why_ = "/usr/bin/python3 not found";
+        return;
     }
-    std::string command = fmt::format(
-        "env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=2 "
-        "/usr/bin/python3 '{}' {}",
-        *script, args);
-    std::FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) {
-        fmt::print("PyTorch: skipped (could not run {})\n", command);
-        return std::nullopt;
+    std::signal(SIGPIPE, SIG_IGN);  // a script that exits early must not kill us on write
+    int in[2], out[2];  // in: we write, the script reads; out: the reverse
+    if (pipe(in) != 0 || pipe(out) != 0) {
+        why_ = "pipe() failed";
+        return;
     }
-    std::string out;
-    char buffer[4096];
-    while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    int status = pclose(pipe);
-    if (status != 0) {
-        fmt::print("PyTorch: skipped ({} exited with status {})\n", *script, status);
-        return std::nullopt;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    for (int fd : {in[0], in[1], out[0], out[1]}) posix_spawn_file_actions_addclose(&actions, fd);
+    std::vector<std::string> args{"/usr/bin/env",
+                                  "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp",
+                                  "OMP_NUM_THREADS=2", "/usr/bin/python3", *script};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(in[0]);
+    close(out[1]);
+    to_ = fdopen(in[1], "w");
+    from_ = fdopen(out[0], "r");
+    if (rc != 0) {
+        why_ = fmt::format("could not start {}: {}", *script, std::strerror(rc));
+        return;
     }
+    pid_ = pid;
+    ok_ = true;
     try {
-        return nlohmann::json::parse(out);
-    } catch (const nlohmann::json::exception& e) {
-        fmt::print("PyTorch: skipped (could not parse the output of {}: {})\n", *script, e.what());
-        return std::nullopt;
+        hello_ = ask("");  // the script speaks first; an empty line is ignored by it
+    } catch (const Error& e) {
+        ok_ = false;
+        why_ = e.what();
+        return;
     }
+    if (hello_.contains("skipped")) {
+        ok_ = false;
+        why_ = hello_["skipped"].get<std::string>();
+    }
+}
+
+TorchServer::~TorchServer() {
+    if (to_) {
+        std::fputs("quit\n", to_);
+        std::fclose(to_);
+    }
+    if (from_) std::fclose(from_);
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+}
+
+nlohmann::json TorchServer::ask(const std::string& command) {
+    check(ok_, "[bench] PyTorch reference is not running: {}", why_);
+    if (!command.empty()) {
+        std::fputs((command + "\n").c_str(), to_);
+        std::fflush(to_);
+    }
+    std::string line;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof buffer, from_)) {
+        line += buffer;
+        if (!line.empty() && line.back() == '\n') break;
+    }
+    check(!line.empty(), "[bench] the PyTorch reference script stopped answering (after '{}')",
+          command);
+    nlohmann::json answer = nlohmann::json::parse(line, nullptr, false);
+    check(!answer.is_discarded() && !answer.contains("error"),
+          "[bench] the PyTorch reference script answered '{}' to '{}'", line, command);
+    return answer;
+}
+
+TimedRun TorchServer::run(const std::string& id) {
+    return [this, id] { return ask("run " + id)["seconds"].get<double>(); };
 }
 
 }  // namespace gradstack::apps

@@ -36,20 +36,9 @@ double gflops(int64_t M, int64_t N, int64_t K, double seconds) {
     return 2.0 * M * N * K / seconds * 1e-9;
 }
 
-// PyTorch's figure for one configuration from the script's JSON, or 0 when absent.
-double torch_matmul(const std::optional<nlohmann::json>& torch, int threads, int64_t M, int64_t N,
-                    const std::string& layout) {
-    if (!torch || !torch->contains("matmul")) return 0;
-    for (const auto& r : (*torch)["matmul"])
-        if (r["threads"] == threads && r["M"] == M && r["N"] == N && r["K"] == kK &&
-            r["layout"] == layout)
-            return r["gflops"].get<double>();
-    return 0;
-}
-
 std::string cell(double v) { return v > 0 ? fmt::format("{:.0f}", v) : "-"; }
 
-void matmul_table(const BenchFlags& flags, const std::optional<nlohmann::json>& torch) {
+void matmul_table(const BenchFlags& flags, TorchServer& torch) {
     fmt::print("\nfloat32 matmul [M, {}] @ b, GFLOP/s (median of {} after {} warm-ups)\n", kK,
                flags.reps, flags.warmup);
     fmt::print("  b KN: b stored [K, N]; b NK: b = W^T with W stored [N, K] (a linear weight)\n");
@@ -61,6 +50,7 @@ void matmul_table(const BenchFlags& flags, const std::optional<nlohmann::json>& 
                "vs torch", "vs best");
     for (int threads : flags.threads) {
         set_threads(threads);
+        if (torch.ok()) torch.ask(fmt::format("threads {}", threads));
         for (int64_t M : kRows) {
             for (int64_t N : kCols) {
                 for (const std::string layout : kLayouts) {
@@ -72,25 +62,29 @@ void matmul_table(const BenchFlags& flags, const std::optional<nlohmann::json>& 
                     const float* pa = a.data<float>();
                     const float* pw = w.data<float>();
                     float* pc = c.data<float>();
-                    auto ours = [&] { Tensor y = matmul(a, b); };
-                    auto ours_into = [&] { kernels::matmul(c, a, b, false); };
-                    auto blas = [&] {
+                    auto ours = timed([&] { Tensor y = matmul(a, b); });
+                    auto ours_into = timed([&] { kernels::matmul(c, a, b, false); });
+                    auto blas = timed([&] {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, nk ? CblasTrans : CblasNoTrans,
                                     M, N, kK, 1.0f, pa, kK, pw, nk ? kK : N, 0.0f, pc, N);
-                    };
+                    });
                     Eigen::Map<const RowMajor> ea(pa, M, kK), ew(pw, nk ? N : kK, nk ? kK : N);
                     Eigen::Map<RowMajor> ec(pc, M, N);
-                    auto eigen = [&] {
+                    auto eigen = timed([&] {
                         if (nk)
                             ec.noalias() = ea * ew.transpose();
                         else
                             ec.noalias() = ea * ew;
-                    };
-                    const int r = flags.reps, wu = flags.warmup;
-                    std::vector<double> s = median_seconds({ours, ours_into, blas, eigen}, r, wu);
+                    });
+                    std::vector<TimedRun> engines{ours, ours_into, blas, eigen};
+                    if (torch.ok()) {
+                        torch.ask(fmt::format("matmul mm {} {} {} {}", M, kK, N, layout));
+                        engines.push_back(torch.run("mm"));
+                    }
+                    std::vector<double> s = median_seconds(engines, flags.reps, flags.warmup);
                     double g_ours = gflops(M, N, kK, s[0]), g_into = gflops(M, N, kK, s[1]);
                     double g_blas = gflops(M, N, kK, s[2]), g_eigen = gflops(M, N, kK, s[3]);
-                    double g_torch = torch_matmul(torch, threads, M, N, layout);
+                    double g_torch = torch.ok() ? gflops(M, N, kK, s[4]) : 0;
                     double best = std::max({g_blas, g_eigen, g_torch});
                     fmt::print("{:>3} {:>5} {:>5} {:>3} | {:>9.0f} {:>5.0f} {:>6} {:>6} {:>6} | "
                                "{:>8.2f} {:>8} {:>8.2f}\n",
@@ -113,15 +107,16 @@ public:
     // The hook: one row named `name` for `fn`, which moves `bytes` bytes per call (reads plus
     // writes). Returns the GB/s. The first row should be the copy reference.
     double row(const std::string& name, int64_t bytes, const std::function<void()>& fn) {
-        double gbps = static_cast<double>(bytes) / median_seconds(fn, flags_.reps, flags_.warmup) * 1e-9;
+        return timed_row(name, bytes, timed(fn));
+    }
+
+    // The same for a run that times itself (the PyTorch reference).
+    double timed_row(const std::string& name, int64_t bytes, const TimedRun& run) {
+        double seconds = median_seconds(run, flags_.reps, flags_.warmup);
+        double gbps = static_cast<double>(bytes) / seconds * 1e-9;
         if (copy_gbps_ == 0) copy_gbps_ = gbps;
         fmt::print("{:>3}  {:<32} {:>7.1f} {:>8.2f}\n", threads_, name, gbps, gbps / copy_gbps_);
         return gbps;
-    }
-
-    // A figure measured elsewhere (PyTorch), printed the same way.
-    void reference_row(const std::string& name, double gbps) {
-        fmt::print("{:>3}  {:<32} {:>7.1f} {:>8.2f}\n", threads_, name, gbps, gbps / copy_gbps_);
     }
 
 private:
@@ -130,7 +125,7 @@ private:
     double copy_gbps_ = 0;
 };
 
-void memory_table(const BenchFlags& flags, const std::optional<nlohmann::json>& torch) {
+void memory_table(const BenchFlags& flags, TorchServer& torch) {
     const Shape shape{4096, kK};
     const int64_t n = numel(shape), f32 = 4;
     fmt::print("\nmemory-bound float32 ops on {}, GB/s (bytes read + written per second); "
@@ -157,25 +152,23 @@ void memory_table(const BenchFlags& flags, const std::optional<nlohmann::json>& 
         t.row("add (x + y, new tensor)", 3 * nbytes, [&] { Tensor z = x + y; });
         // More memory-bound ops go here, one t.row(name, bytes, fn) each, e.g.
         //   t.row("softmax (last dim)", 2 * nbytes, [&] { Tensor z = softmax(x, -1); });
-        if (torch && torch->contains("add"))
-            for (const auto& r : (*torch)["add"])
-                if (r["threads"] == threads) t.reference_row("add (torch)", r["gbps"].get<double>());
+        if (torch.ok()) {
+            torch.ask(fmt::format("threads {}", threads));
+            torch.ask(fmt::format("add add {} {}", shape[0], shape[1]));
+            t.timed_row("add (torch)", 3 * nbytes, torch.run("add"));
+        }
     }
 }
 
 void run_tensor(const BenchFlags& flags) {
     fmt::print("gradstack bench tensor: threads {}, OpenBLAS {}\n", fmt::join(flags.threads, ","),
                openblas_get_config());
-    std::string args = fmt::format("--threads {} --reps {} --warmup {}",
-                                   fmt::join(flags.threads, ","), flags.reps, flags.warmup);
-    std::optional<nlohmann::json> torch = run_torch_script("torch_tensor.py", args);
-    if (torch && torch->contains("skipped")) {
-        fmt::print("PyTorch: skipped ({})\n", (*torch)["skipped"].get<std::string>());
-        torch.reset();
-    } else if (torch) {
-        fmt::print("PyTorch {} (OpenBLAS, OpenMP build, OMP_NUM_THREADS=2)\n",
-                   (*torch)["version"].get<std::string>());
-    }
+    TorchServer torch("torch_tensor.py");
+    if (torch.ok())
+        fmt::print("PyTorch {} (OpenBLAS OpenMP build, OMP_NUM_THREADS=2), timed in turns with "
+                   "the others\n", torch.hello()["version"].get<std::string>());
+    else
+        fmt::print("PyTorch: skipped ({})\n", torch.why());
     matmul_table(flags, torch);
     memory_table(flags, torch);
 }
