@@ -5,14 +5,13 @@
 
 #include <fmt/format.h>
 #include <omp.h>
-
-#include <Eigen/Core>
-#include <algorithm>
-#include <chrono>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -111,7 +110,7 @@ std::optional<std::string> find_bench_script(const std::string& name) {
     fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) {
         fs::path bin = exe.parent_path();
-        candidates.push_back(bin / "../../apps/bench" / name);         // build/bin in the source
+        candidates.push_back(bin / "../../apps/bench" / name);          // build/bin in the source
         candidates.push_back(bin / "../share/gradstack/bench" / name);  // installed
     }
     if (std::string(GRADSTACK_SOURCE_DIR).size())
@@ -133,7 +132,7 @@ TorchServer::TorchServer(const std::string& script_name) {
         return;
     }
     std::signal(SIGPIPE, SIG_IGN);  // a script that exits early must not kill us on write
-    int in[2], out[2];  // in: we write, the script reads; out: the reverse
+    int in[2], out[2];              // in: we write, the script reads; out: the reverse
     if (pipe(in) != 0 || pipe(out) != 0) {
         why_ = "pipe() failed";
         return;

@@ -1,16 +1,15 @@
 // `gradstack bench NAME`: a table of named benchmarks. Each benchmark lives in its own file
 // (bench_tensor.cpp, ...) and registers itself with one line at namespace scope:
-//     const bool registered = register_benchmark({"tensor", "matmul and memory-bound ops", configure});
+//     const bool registered = register_benchmark({"tensor", "matmul and ...", configure});
 // This header also holds what every benchmark shares: the --threads/--reps flags, the median
-// timer, and running a Python reference script (PyTorch) that prints JSON.
+// timer (engines timed in turns), and a PyTorch reference script run as a server.
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,7 +57,7 @@ std::optional<std::string> find_bench_script(const std::string& name);
 // baseline of /work/shared/BENCHMARKS.md: Debian's python3-torch (/usr/bin/python3) on the
 // OpenMP build of OpenBLAS with OMP_NUM_THREADS=2.
 class TorchServer {
-public:
+  public:
     // Starts the script. Check ok() afterwards: when the script, python3 or torch is missing,
     // why() says so and every other call is refused.
     explicit TorchServer(const std::string& script_name);
@@ -74,7 +73,7 @@ public:
     // A TimedRun for "run ID": the time the script measured for one run of its work ID.
     TimedRun run(const std::string& id);
 
-private:
+  private:
     bool ok_ = false;
     std::string why_;
     nlohmann::json hello_;

@@ -36,14 +36,17 @@ double gflops(int64_t M, int64_t N, int64_t K, double seconds) {
     return 2.0 * M * N * K / seconds * 1e-9;
 }
 
-std::string cell(double v) { return v > 0 ? fmt::format("{:.0f}", v) : "-"; }
+std::string cell(double v) {
+    return v > 0 ? fmt::format("{:.0f}", v) : "-";
+}
 
 void matmul_table(const BenchFlags& flags, TorchServer& torch) {
     fmt::print("\nfloat32 matmul [M, {}] @ b, GFLOP/s (median of {} after {} warm-ups)\n", kK,
                flags.reps, flags.warmup);
     fmt::print("  b KN: b stored [K, N]; b NK: b = W^T with W stored [N, K] (a linear weight)\n");
-    fmt::print("  gradstack: matmul(a, b), a fresh result each call (like torch.matmul); into: the\n"
-               "  kernel writing a preallocated result (like cblas, eigen)\n");
+    fmt::print(
+        "  gradstack: matmul(a, b), a fresh result each call (like torch.matmul); into: the\n"
+        "  kernel writing a preallocated result (like cblas, eigen)\n");
     fmt::print("  ratio = gradstack / engine; best = the fastest other engine\n");
     fmt::print("{:>3} {:>5} {:>5} {:>3} | {:>9} {:>5} {:>6} {:>6} {:>6} | {:>8} {:>8} {:>8}\n",
                "thr", "M", "N", "b", "gradstack", "into", "cblas", "eigen", "torch", "vs cblas",
@@ -65,8 +68,8 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
                     auto ours = timed([&] { Tensor y = matmul(a, b); });
                     auto ours_into = timed([&] { kernels::matmul(c, a, b, false); });
                     auto blas = timed([&] {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, nk ? CblasTrans : CblasNoTrans,
-                                    M, N, kK, 1.0f, pa, kK, pw, nk ? kK : N, 0.0f, pc, N);
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, nk ? CblasTrans : CblasNoTrans, M,
+                                    N, kK, 1.0f, pa, kK, pw, nk ? kK : N, 0.0f, pc, N);
                     });
                     Eigen::Map<const RowMajor> ea(pa, M, kK), ew(pw, nk ? N : kK, nk ? kK : N);
                     Eigen::Map<RowMajor> ec(pc, M, N);
@@ -86,12 +89,12 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
                     double g_blas = gflops(M, N, kK, s[2]), g_eigen = gflops(M, N, kK, s[3]);
                     double g_torch = torch.ok() ? gflops(M, N, kK, s[4]) : 0;
                     double best = std::max({g_blas, g_eigen, g_torch});
-                    fmt::print("{:>3} {:>5} {:>5} {:>3} | {:>9.0f} {:>5.0f} {:>6} {:>6} {:>6} | "
-                               "{:>8.2f} {:>8} {:>8.2f}\n",
-                               threads, M, N, layout, g_ours, g_into, cell(g_blas), cell(g_eigen),
-                               cell(g_torch), g_ours / g_blas,
-                               g_torch > 0 ? fmt::format("{:.2f}", g_ours / g_torch) : "-",
-                               g_ours / best);
+                    fmt::print(
+                        "{:>3} {:>5} {:>5} {:>3} | {:>9.0f} {:>5.0f} {:>6} {:>6} {:>6} | "
+                        "{:>8.2f} {:>8} {:>8.2f}\n",
+                        threads, M, N, layout, g_ours, g_into, cell(g_blas), cell(g_eigen),
+                        cell(g_torch), g_ours / g_blas,
+                        g_torch > 0 ? fmt::format("{:.2f}", g_ours / g_torch) : "-", g_ours / best);
                 }
             }
         }
@@ -101,7 +104,7 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
 // The memory-bound table. Each row times one op and reports bytes moved per second, next to the
 // machine's copy bandwidth (memcpy of the same tensor, split over the threads) measured first.
 class BandwidthTable {
-public:
+  public:
     BandwidthTable(const BenchFlags& flags, int threads) : flags_(flags), threads_(threads) {}
 
     // The hook: one row named `name` for `fn`, which moves `bytes` bytes per call (reads plus
@@ -119,7 +122,7 @@ public:
         return gbps;
     }
 
-private:
+  private:
     const BenchFlags& flags_;
     int threads_;
     double copy_gbps_ = 0;
@@ -128,9 +131,10 @@ private:
 void memory_table(const BenchFlags& flags, TorchServer& torch) {
     const Shape shape{4096, kK};
     const int64_t n = numel(shape), f32 = 4;
-    fmt::print("\nmemory-bound float32 ops on {}, GB/s (bytes read + written per second); "
-               "vs copy = GB/s / memcpy GB/s\n",
-               shape_str(shape));
+    fmt::print(
+        "\nmemory-bound float32 ops on {}, GB/s (bytes read + written per second); "
+        "vs copy = GB/s / memcpy GB/s\n",
+        shape_str(shape));
     fmt::print("{:>3}  {:<32} {:>7} {:>8}\n", "thr", "op", "GB/s", "vs copy");
     for (int threads : flags.threads) {
         set_threads(threads);
@@ -140,7 +144,7 @@ void memory_table(const BenchFlags& flags, TorchServer& torch) {
         char* out = static_cast<char*>(dst.raw_data());
         const int64_t nbytes = n * f32;
         t.row("memcpy (reference)", 2 * nbytes, [&] {
-            // One contiguous chunk per thread, as a parallel copy kernel would split it.
+        // One contiguous chunk per thread, as a parallel copy kernel would split it.
 #pragma omp parallel
             {
                 int64_t parts = omp_get_num_threads(), i = omp_get_thread_num();
@@ -165,8 +169,10 @@ void run_tensor(const BenchFlags& flags) {
                openblas_get_config());
     TorchServer torch("torch_tensor.py");
     if (torch.ok())
-        fmt::print("PyTorch {} (OpenBLAS OpenMP build, OMP_NUM_THREADS=2), timed in turns with "
-                   "the others\n", torch.hello()["version"].get<std::string>());
+        fmt::print(
+            "PyTorch {} (OpenBLAS OpenMP build, OMP_NUM_THREADS=2), timed in turns with "
+            "the others\n",
+            torch.hello()["version"].get<std::string>());
     else
         fmt::print("PyTorch: skipped ({})\n", torch.why());
     matmul_table(flags, torch);

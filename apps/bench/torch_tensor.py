@@ -3,7 +3,8 @@
 gradstack's rep by rep (on a shared machine, load from other processes then hits all engines
 alike). It reads one command per line on stdin and answers one JSON line on stdout:
     threads N                        -> {"ok": true}         torch.set_num_threads(N)
-    matmul ID M K N LAYOUT           -> {"ok": true}         a [M, K]; b [K, N] (KN) or W^T, W [N, K] (NK)
+    matmul ID M K N LAYOUT           -> {"ok": true}         a [M, K] and b: [K, N] when LAYOUT
+                                                             is KN, W^T with W [N, K] when NK
     add ID ROWS COLS                 -> {"ok": true}         x, y [ROWS, COLS]
     run ID                           -> {"seconds": s}       one timed torch.matmul(a, b) / x + y
     quit
