@@ -39,7 +39,9 @@ Layout layout_of(const Tensor& t) {
     return layout_of(t.size(-2), t.size(-1), t.strides()[t.dim() - 2], t.strides()[t.dim() - 1]);
 }
 
-CBLAS_TRANSPOSE trans(bool transposed) { return transposed ? CblasTrans : CblasNoTrans; }
+CBLAS_TRANSPOSE trans(bool transposed) {
+    return transposed ? CblasTrans : CblasNoTrans;
+}
 
 // One product c[M, N] = op(a)[M, K] @ op(b)[K, N] (+ c when beta = 1). A single row or column of
 // output is a matrix-vector product, which gemv does without gemm's packing.
@@ -60,10 +62,11 @@ void gemm(const Layout& la, const Layout& lb, int64_t M, int64_t N, int64_t K, c
             // c[M, 1] = a @ b[K, 1]: b's column has stride ldb (a 1-column matrix with a BLAS
             // layout is always row-major), c's column has stride ldc.
             cblas_sgemv(CblasRowMajor, trans(la.transposed), la.transposed ? k : m,
-                        la.transposed ? m : k, 1.0f, a, lda, b, ldb, beta, c, static_cast<int>(ldc));
+                        la.transposed ? m : k, 1.0f, a, lda, b, ldb, beta, c,
+                        static_cast<int>(ldc));
         } else {
-            cblas_sgemm(CblasRowMajor, trans(la.transposed), trans(lb.transposed), m, n, k, 1.0f,
-                        a, lda, b, ldb, beta, c, static_cast<int>(ldc));
+            cblas_sgemm(CblasRowMajor, trans(la.transposed), trans(lb.transposed), m, n, k, 1.0f, a,
+                        lda, b, ldb, beta, c, static_cast<int>(ldc));
         }
     } else {
         if (M == 1) {
@@ -80,11 +83,21 @@ void gemm(const Layout& la, const Layout& lb, int64_t M, int64_t N, int64_t K, c
     }
 }
 
-// Below this many multiply-adds per product, a batch of products runs as a parallel loop of
-// single-threaded BLAS calls (OpenBLAS does not spawn threads inside a parallel region) rather
-// than one multi-threaded call after another. Chosen with `gradstack bench tensor`'s attention
-// shapes; see the comment at the call.
-constexpr int64_t kBatchParallelWork = int64_t{1} << 24;
+// When a batch of products runs as a parallel loop of single-threaded BLAS calls (OpenBLAS does
+// not spawn threads inside a parallel region) instead of one multi-threaded call after another.
+// Measured on attention shapes, 12 products of [T, 64] @ [64, T] and [T, T] @ [T, 64] (2 threads,
+// a loaded 2-core machine): the parallel loop was 2-30x faster for T = 64..1024, because it syncs
+// the threads once per batch rather than once per product; on 1 thread both are the same. Where
+// it should lose (by reasoning, not measured) is a few large products that do not split evenly
+// over the threads (3 on 2 threads idles one a third of the time): those keep BLAS's threading.
+bool parallel_over_batch(int64_t count, int64_t M, int64_t N, int64_t K) {
+    const int64_t threads = omp_get_max_threads();
+    if (count < 2 || threads < 2 || omp_in_parallel()) return false;
+    constexpr int64_t kSmallProduct = int64_t{1} << 22;  // multiply-adds; ~20 us on one core
+    const int64_t rounds = (count + threads - 1) / threads;
+    const bool balanced = rounds * threads * 4 <= count * 5;  // at most 20% of thread time idle
+    return balanced || M * N * K < kSmallProduct;
+}
 
 template <class T>
 void matmul_typed(const Tensor& out, Tensor a, Tensor b, bool accumulate) {
@@ -96,8 +109,8 @@ void matmul_typed(const Tensor& out, Tensor a, Tensor b, bool accumulate) {
         if (!accumulate) kernels::fill(out, 0);
         return;
     }
-    check(std::max({M, N, K, a.strides()[a.dim() - 2], b.strides()[b.dim() - 2],
-                    a.strides().back(), b.strides().back()}) < INT_MAX,
+    check(std::max({M, N, K, a.strides()[a.dim() - 2], b.strides()[b.dim() - 2], a.strides().back(),
+                    b.strides().back()}) < INT_MAX,
           "[matmul] sizes of a {} and b {} exceed what BLAS's 32-bit ints can index",
           shape_str(a.shape()), shape_str(b.shape()));
 
@@ -161,11 +174,9 @@ void matmul_typed(const Tensor& out, Tensor a, Tensor b, bool accumulate) {
             oc[i] += idx * sc[d];
         }
     }
-    // Many small products (attention: [B*H, T, 64] @ [B*H, 64, T]) are too small for BLAS's own
-    // threading to pay off; spreading whole products over the threads keeps every core busy.
-    const bool parallel_batch = count > 1 && M * N * K < kBatchParallelWork &&
-                                omp_get_max_threads() > 1 && !omp_in_parallel();
-#pragma omp parallel for schedule(dynamic) if (parallel_batch)
+    // A batch of products (attention: [B*H, T, 64] @ [B*H, 64, T]) is spread over the threads
+    // whole, one single-threaded BLAS call each (see parallel_over_batch).
+#pragma omp parallel for schedule(dynamic) if (parallel_over_batch(count, M, N, K))
     for (int64_t i = 0; i < count; ++i)
         gemm<T>(la, lb, M, N, K, pa + oa[i], pb + ob[i], pc + oc[i], lc.ld, beta);
     if (!c.is_same(out)) kernels::copy(out, c);
@@ -179,8 +190,7 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, bool accumu
           "[matmul] output {} {} does not fit a {} @ b {} (expected {} {})", out.dtype(),
           shape_str(out.shape()), shape_str(a.shape()), shape_str(b.shape()), a.dtype(),
           shape_str(expected));
-    visit_floating(a.dtype(), "matmul",
-                   [&]<class T>() { matmul_typed<T>(out, a, b, accumulate); });
+    visit_floating(a.dtype(), "matmul", [&]<class T>() { matmul_typed<T>(out, a, b, accumulate); });
 }
 
 }  // namespace

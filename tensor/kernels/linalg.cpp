@@ -7,8 +7,9 @@
 namespace gradstack::kernels {
 
 Shape matmul_shape(const Tensor& a, const Tensor& b) {
-    check(a.dim() >= 1 && b.dim() >= 1, "[matmul] both operands need at least 1 dim, got a {} and b {}",
-          shape_str(a.shape()), shape_str(b.shape()));
+    check(a.dim() >= 1 && b.dim() >= 1,
+          "[matmul] both operands need at least 1 dim, got a {} and b {}", shape_str(a.shape()),
+          shape_str(b.shape()));
     check(a.dtype() == b.dtype(), "[matmul] dtype mismatch: a {} {} and b {} {}", a.dtype(),
           shape_str(a.shape()), b.dtype(), shape_str(b.shape()));
     check(is_floating(a.dtype()),

@@ -38,14 +38,12 @@ const bool added = add_to_catalog([] {
     add_entry("matmul", "batched-transposed-a", {leaf({2, 4, 3}), leaf({4, 5})},
               [](Xs x) { return matmul(transpose(x[0], 1, 2), x[1]); });
     // Sliced: rows with a gap (row stride 8 > 4, read in place) and a column window.
-    add_entry("matmul", "sliced-rows", {leaf({6, 4}), leaf({4, 8})}, [](Xs x) {
-        return matmul(slice(x[0], 0, 0, 6, 2), slice(x[1], 1, 2, 7));
-    });
+    add_entry("matmul", "sliced-rows", {leaf({6, 4}), leaf({4, 8})},
+              [](Xs x) { return matmul(slice(x[0], 0, 0, 6, 2), slice(x[1], 1, 2, 7)); });
     // One row or one column of output (gemv), including a strided single row read as a
     // transposed matrix, and the attention-like batch of small products (parallel batch loop).
-    add_entry("matmul", "one-row", {leaf({1, 8}), leaf({5, 4})}, [](Xs x) {
-        return matmul(slice(x[0], 1, 0, 8, 2), transpose(x[1], 0, 1));
-    });
+    add_entry("matmul", "one-row", {leaf({1, 8}), leaf({5, 4})},
+              [](Xs x) { return matmul(slice(x[0], 1, 0, 8, 2), transpose(x[1], 0, 1)); });
     add_entry("matmul", "one-column", {leaf({3, 4}), leaf({4, 1})},
               [](Xs x) { return matmul(x[0], x[1]); });
     add_entry("matmul", "attention-scores", {leaf({6, 3, 4}), leaf({6, 3, 4})},

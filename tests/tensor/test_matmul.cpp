@@ -2,7 +2,6 @@
 // broadcasting rules, every operand layout the CPU kernel handles (checked against a naive
 // triple loop), and the errors.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 
 #include "autograd/ops.h"
@@ -111,8 +110,8 @@ BOOST_AUTO_TEST_CASE(batch_dims_broadcast) {
     Tensor a = normal({2, 1, 3, 4}), b = normal({5, 4, 6});
     BOOST_TEST((matmul(a, b).shape() == Shape{2, 5, 3, 6}));
     check_product(a, b);
-    check_product(normal({3, 4}), normal({2, 4, 5}));     // 2-d a, batched b
-    check_product(normal({2, 3, 4}), normal({4, 5}));     // batched a, 2-d b: one folded GEMM
+    check_product(normal({3, 4}), normal({2, 4, 5}));  // 2-d a, batched b
+    check_product(normal({2, 3, 4}), normal({4, 5}));  // batched a, 2-d b: one folded GEMM
     check_product(normal({2, 3, 1, 4}), normal({1, 4, 2}));
     // Stride-0 batch dims (expanded), read in place.
     check_product(views::expand(normal({1, 3, 4}), {5, 3, 4}), normal({5, 4, 2}));
@@ -175,7 +174,8 @@ BOOST_AUTO_TEST_CASE(kernel_output_layouts_and_accumulate) {
     // zero in the core's cpu/loops.h for_each_segment, reported upstream.)
     Tensor z = matmul(empty({3, 0}), empty({0, 2}));
     BOOST_TEST((z.shape() == Shape{3, 2}));
-    BOOST_TEST(to_vector<float>(z) == std::vector<float>(6, 0.0f), boost::test_tools::per_element());
+    BOOST_TEST(to_vector<float>(z) == std::vector<float>(6, 0.0f),
+               boost::test_tools::per_element());
     BOOST_TEST((matmul(empty({0, 3}), empty({3, 2})).shape() == Shape{0, 2}));
 }
 
@@ -193,7 +193,8 @@ BOOST_AUTO_TEST_CASE(linear_adds_bias) {
     BOOST_TEST(to_vector<float>(y1) == std::vector<float>({11, 25}),
                boost::test_tools::per_element());
     Tensor xb = normal({2, 3, 8}), wb = normal({5, 8}), bb = normal({5});
-    check_close(linear(xb, wb, bb), naive_matmul(xb, views::transpose(wb, 0, 1)) + to_dtype(bb, DType::f64), 1e-4);
+    check_close(linear(xb, wb, bb),
+                naive_matmul(xb, views::transpose(wb, 0, 1)) + to_dtype(bb, DType::f64), 1e-4);
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_both_shapes) {
@@ -215,8 +216,8 @@ BOOST_AUTO_TEST_CASE(errors_name_both_shapes) {
     } catch (const Error& e) {
         BOOST_TEST(std::string(e.what()).find("int64") != std::string::npos);
     }
-    BOOST_CHECK_THROW(linear(zeros({2, 3}), zeros({4, 2})), Error);         // in 3 vs 2
-    BOOST_CHECK_THROW(linear(zeros({2, 3}), zeros({3})), Error);            // weight not 2-d
+    BOOST_CHECK_THROW(linear(zeros({2, 3}), zeros({4, 2})), Error);              // in 3 vs 2
+    BOOST_CHECK_THROW(linear(zeros({2, 3}), zeros({3})), Error);                 // weight not 2-d
     BOOST_CHECK_THROW(linear(zeros({2, 3}), zeros({4, 3}), zeros({3})), Error);  // bias size
     BOOST_CHECK_THROW(kernels::matmul(zeros({2, 2}), zeros({2, 3}), zeros({3, 4}), false), Error);
 }
