@@ -1,0 +1,166 @@
+// .npy reading and writing (see npy.h). The header is a Python dict literal such as
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 10), }
+// padded with spaces and a newline so that the data starts at a multiple of 64 bytes.
+#include "tensor/npy.h"
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "tensor/io.h"
+#include "tensor/kernels/copy.h"
+#include "tensor/view.h"
+
+namespace gradstack {
+
+namespace {
+
+float half_to_float(uint16_t h) {
+    uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {  // subnormal: normalise
+            int e = -1;
+            do {
+                ++e;
+                mant <<= 1;
+            } while ((mant & 0x400) == 0);
+            bits = sign | static_cast<uint32_t>(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | mant << 13;
+    } else {
+        bits = sign | (exp - 15 + 127) << 23 | mant << 13;
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+std::string descr_of(DType d) {
+    switch (d) {
+        case DType::f32: return "<f4";
+        case DType::f64: return "<f8";
+        case DType::i64: return "<i8";
+        case DType::b8: return "|b1";
+    }
+    return "";
+}
+
+}  // namespace
+
+Tensor parse_npy(const std::string& bytes, const std::string& name) {
+    check(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0,
+          "{}: not a .npy file (missing the \\x93NUMPY magic)", name);
+    const int major = static_cast<unsigned char>(bytes[6]);
+    size_t header_len, start;
+    if (major == 1) {
+        header_len = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
+        start = 10;
+    } else {
+        check(major == 2 || major == 3, "{}: unsupported .npy format version {}", name, major);
+        check(bytes.size() >= 12, "{}: truncated .npy header", name);
+        header_len = 0;
+        for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+        start = 12;
+    }
+    check(start + header_len <= bytes.size(), "{}: header of {} bytes runs past the end of the file",
+          name, header_len);
+    const std::string header = bytes.substr(start, header_len);
+    std::smatch m;
+    check(std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")),
+          "{}: header has no 'descr': {}", name, header);
+    const std::string descr = m[1];
+    check(std::regex_search(header, m, std::regex("'fortran_order':\\s*(True|False)")),
+          "{}: header has no 'fortran_order'", name);
+    const bool fortran = m[1] == "True";
+    check(std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")),
+          "{}: header has no 'shape'", name);
+    Shape shape;
+    std::stringstream ss(m[1].str());
+    for (std::string item; std::getline(ss, item, ',');) {
+        if (item.find_first_not_of(" ") == std::string::npos) continue;
+        shape.push_back(std::stoll(item));
+    }
+    const int64_t n = numel(shape);
+    const char* data = bytes.data() + start + header_len;
+    const size_t avail = bytes.size() - start - header_len;
+    auto need = [&](size_t item) {
+        check(avail >= static_cast<size_t>(n) * item,
+              "{}: shape {} needs {} bytes of data but the file has {}; it was probably cut short",
+              name, shape_str(shape), static_cast<size_t>(n) * item, avail);
+    };
+    // Read in storage order; Fortran order is then the reversed shape, transposed back.
+    Shape storage_shape = fortran ? Shape(shape.rbegin(), shape.rend()) : shape;
+    Tensor t;
+    if (descr == "<f4" || descr == "<f8" || descr == "<i8" || descr == "|b1") {
+        DType d = descr == "<f4" ? DType::f32 : descr == "<f8" ? DType::f64 : descr == "<i8" ? DType::i64 : DType::b8;
+        need(itemsize(d));
+        t = empty(storage_shape, d);
+        std::memcpy(t.raw_data(), data, static_cast<size_t>(n) * itemsize(d));
+    } else if (descr == "<f2") {
+        need(2);
+        t = empty(storage_shape, DType::f32);
+        float* p = t.data<float>();
+        for (int64_t i = 0; i < n; ++i) {
+            uint16_t h;
+            std::memcpy(&h, data + 2 * i, 2);
+            p[i] = half_to_float(h);
+        }
+    } else if (descr == "<i4") {
+        need(4);
+        t = empty(storage_shape, DType::i64);
+        int64_t* p = t.data<int64_t>();
+        for (int64_t i = 0; i < n; ++i) {
+            int32_t v;
+            std::memcpy(&v, data + 4 * i, 4);
+            p[i] = v;
+        }
+    } else {
+        fail("{}: unsupported dtype '{}' (supported: <f2 <f4 <f8 <i4 <i8 |b1, little-endian)", name, descr);
+    }
+    if (fortran && t.dim() > 1) {
+        std::vector<int64_t> rev(t.dim());
+        for (int64_t i = 0; i < t.dim(); ++i) rev[i] = t.dim() - 1 - i;
+        t = kernels::clone(views::permute(t, rev));
+    }
+    return t;
+}
+
+Tensor load_npy(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    check(static_cast<bool>(in), "{}: cannot open file", path);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return parse_npy(bytes, path);
+}
+
+std::string npy_bytes(const Tensor& t) {
+    check(t.device().type == DeviceType::cpu, "[save_npy] tensor is on {}", t.device());
+    Tensor c = kernels::contiguous(t);
+    std::string shape;
+    for (int64_t s : c.shape()) shape += std::to_string(s) + ", ";
+    if (c.dim() == 1) shape.pop_back();
+    else if (!shape.empty()) shape.resize(shape.size() - 2);
+    std::string header = "{'descr': '" + descr_of(c.dtype()) + "', 'fortran_order': False, 'shape': (" +
+                         shape + "), }";
+    size_t total = 10 + header.size() + 1;
+    header += std::string((64 - total % 64) % 64, ' ') + "\n";
+    std::string out = "\x93NUMPY";
+    out += '\x01';
+    out += '\x00';
+    out += static_cast<char>(header.size() & 0xff);
+    out += static_cast<char>(header.size() >> 8);
+    out += header;
+    out.append(static_cast<const char*>(c.raw_data()), static_cast<size_t>(c.numel()) * itemsize(c.dtype()));
+    return out;
+}
+
+void save_npy(const std::string& path, const Tensor& t) {
+    std::string bytes = npy_bytes(t);
+    write_file_atomically(path, [&](OutputFile& out) { out.write(bytes); });
+}
+
+}  // namespace gradstack
