@@ -29,7 +29,7 @@ BOOST_AUTO_TEST_CASE(round_trip_every_dtype) {
     }
     // The header NumPy itself writes for a (2, 3) float32 array, and its 64-byte alignment.
     std::string b = npy_bytes(ts[0]);
-    BOOST_TEST(b.substr(10, 58) ==
+    BOOST_TEST(b.substr(10, 59) ==
                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }");
     BOOST_TEST((b.size() - 24) % 64 == 0u);
     BOOST_TEST(npy_bytes(from_vector<float>({1, 2})).find("'shape': (2,), }") != std::string::npos);
@@ -39,7 +39,8 @@ BOOST_AUTO_TEST_CASE(round_trip_every_dtype) {
 BOOST_AUTO_TEST_CASE(fortran_order_and_bad_files) {
     // A (2, 3) int64 array in Fortran order: storage is column by column.
     std::string header = "{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }";
-    header += std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
+    header.append(64 - (10 + header.size() + 1) % 64, ' ');
+    header.push_back('\n');
     std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
     bytes += static_cast<char>(header.size());
     bytes += '\0';
