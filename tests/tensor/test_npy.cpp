@@ -20,7 +20,7 @@ BOOST_AUTO_TEST_CASE(round_trip_every_dtype) {
                               from_vector<int64_t>({-5, 7}), from_vector<bool>({true, false, true}),
                               scalar_tensor(3.5), zeros({0, 4})};
     for (size_t i = 0; i < ts.size(); ++i) {
-        std::string path = (dir / ("t" + std::to_string(i) + ".npy")).string();
+        std::string path = (dir / fmt::format("t{}.npy", i)).string();
         save_npy(path, ts[i]);
         Tensor back = load_npy(path);
         BOOST_TEST((back.shape() == ts[i].shape()));
