@@ -143,6 +143,20 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
     // line ("#version: 0.2"); a first line not starting with '#' is taken as a merge here.
     std::size_t line_no = 0;
     uint32_t rank = 0;
+    // FNV-1a over the ids' bytes (length-prefixed, so "ab","c" and "a","bc" differ) and then the
+    // merge rules: the identity that token caches are keyed on.
+    uint64_t hash = 0xcbf29ce484222325ull;
+    const auto mix = [&hash](const void* data, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            hash ^= static_cast<const unsigned char*>(data)[i];
+            hash *= 0x100000001b3ull;
+        }
+    };
+    for (std::size_t id = 0; id < t.id_to_bytes_.size(); ++id) {
+        const uint64_t n = t.has_id_[id] ? t.id_to_bytes_[id].size() : ~uint64_t{0};
+        mix(&n, sizeof n);
+        mix(t.id_to_bytes_[id].data(), t.id_to_bytes_[id].size());
+    }
     for (std::size_t start = 0; start < merges_txt.size();) {
         std::size_t end = merges_txt.find('\n', start);
         if (end == std::string_view::npos) end = merges_txt.size();
@@ -167,7 +181,10 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
               "{}; are the two files from the same tokenizer?",
               merges_name, line_no, a, b, a + b, vocab_name);
         t.merges_.add(ia->second, ib->second, rank++, imerged->second);
+        const uint32_t rule[3] = {ia->second, ib->second, imerged->second};
+        mix(rule, sizeof rule);
     }
+    t.fingerprint_ = hash;
     check(t.merges_.size() > 0, "{}: no merges found", merges_name);
     return t;
 }

@@ -68,6 +68,10 @@ public:
     int64_t eot_id() const { return eot_id_; }
     // Number of merge rules (50000 for GPT-2).
     std::size_t merge_count() const { return merges_.size(); }
+    // A 64-bit hash (FNV-1a) of what decides the ids: each id's bytes and each merge rule in rank
+    // order. Two tokenizers that encode alike from the same files hash alike; caches of token ids
+    // (gpt/data.h) are keyed on it.
+    uint64_t fingerprint() const { return fingerprint_; }
     // The token as written in the vocabulary file (byte-level characters, "Ġthe"), and as bytes.
     std::string token_text(int64_t id) const;
     const std::string& token_bytes(int64_t id) const;
@@ -86,6 +90,7 @@ private:
     std::vector<std::string> id_to_bytes_;  // the bytes of each token
     std::vector<bool> has_id_;              // whether a token has this id (ids may skip)
     int64_t eot_id_ = -1;
+    uint64_t fingerprint_ = 0;
 
     // The cache of piece -> ids, the pre-tokenizer's match buffers and scratch vectors: the
     // mutable state of encode(), behind a mutex (tokenizer.cpp).
