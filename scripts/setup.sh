@@ -10,6 +10,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libpcre2-dev                                 # the GPT-2 tokenizer's Unicode regex
+  libcurl4-openssl-dev libssl-dev             # gradstack download: HTTPS and sha256
   libeigen3-dev libfmt-dev libboost-test-dev nlohmann-json3-dev libcli11-dev
   libopenblas-openmp-dev libopenblas0-openmp   # the GEMM engine (OpenMP build: shares our threads)
   gnuplot-nox                                  # training plots
