@@ -59,7 +59,8 @@ std::shared_ptr<GPT2LMHeadModel> load_pretrained(const std::string& dir) {
     return model;
 }
 
-void save_pretrained(const GPT2LMHeadModel& model, const std::string& dir) {
+void save_pretrained(const GPT2LMHeadModel& model, const std::string& dir,
+                     const std::map<std::string, std::string>& metadata) {
     fs::create_directories(dir);
     const GPT2Config& c = model.config();
     write_file_atomically((fs::path(dir) / "config.json").string(),
@@ -68,8 +69,9 @@ void save_pretrained(const GPT2LMHeadModel& model, const std::string& dir) {
         out.write(fmt::format("{{\n  \"bos_token_id\": {},\n  \"eos_token_id\": {}\n}}\n",
                               c.bos_token_id, c.eos_token_id));
     });
-    save_safetensors((fs::path(dir) / "model.safetensors").string(), model.state_dict(),
-                     {{"format", "pt"}});
+    std::map<std::string, std::string> meta = metadata;
+    meta["format"] = "pt";  // transformers refuses safetensors files without it
+    save_safetensors((fs::path(dir) / "model.safetensors").string(), model.state_dict(), meta);
 }
 
 }  // namespace gradstack::gpt

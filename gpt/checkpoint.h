@@ -4,6 +4,7 @@
 // missing, unexpected or misshaped tensor is an error naming it. Read next: generate.h.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,8 @@ void load_weights(GPT2LMHeadModel& model, const std::string& safetensors_path);
 
 // Writes config.json, generation_config.json and model.safetensors (keys "transformer.*", no
 // lm_head.weight, metadata {"format": "pt"}) into `dir`, creating it; each file atomically.
-void save_pretrained(const GPT2LMHeadModel& model, const std::string& dir);
+// `metadata` is added to the safetensors header next to "format" (e.g. the training step).
+void save_pretrained(const GPT2LMHeadModel& model, const std::string& dir,
+                     const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace gradstack::gpt
