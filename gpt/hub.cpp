@@ -2,6 +2,7 @@
 // EVP), the libcurl requests (HEAD for metadata, GET with Range to resume), and download_model,
 // which ties them together and turns "no network" into instructions for fetching by hand.
 #include "gpt/hub.h"
+#include "tensor/io.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -44,10 +45,7 @@ std::string hub_file_url(const std::string& endpoint, const std::string& repo,
 }
 
 fs::path default_models_dir() {
-    std::error_code error;
-    const auto exe = fs::read_symlink("/proc/self/exe", error);
-    if (error) return "data/models";
-    return (exe.parent_path() / ".." / ".." / "data" / "models").lexically_normal();
+    return fs::path(data_root()) / "models";
 }
 
 // --- hashing and checking -------------------------------------------------------------------

@@ -116,4 +116,12 @@ MappedFile::~MappedFile() {
     if (data_ != nullptr) ::munmap(data_, size_);
 }
 
+std::string data_root() {
+    if (const char* env = std::getenv("GRADSTACK_DATA"); env && *env) return env;
+    std::error_code error;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
+    if (error) return "data";
+    return (exe.parent_path() / ".." / ".." / "data").lexically_normal().string();
+}
+
 }  // namespace gradstack

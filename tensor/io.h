@@ -57,4 +57,9 @@ private:
     size_t size_ = 0;
 };
 
+// The repository's data/ folder as seen from the running binary (<repo>/build/bin/gradstack ->
+// <repo>/data), where scripts/setup.sh and `gradstack download` put tokenizers and models;
+// $GRADSTACK_DATA overrides it. Relative "data" when the binary's path is unknown.
+std::string data_root();
+
 }  // namespace gradstack

@@ -2,6 +2,7 @@
 // encode: one PCRE2 match per piece, one hash lookup in the piece cache, and BPE only for pieces
 // not seen before; in English text nearly every piece is a cache hit after the first few pages.
 #include "gpt/tokenizer/tokenizer.h"
+#include "tensor/io.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -130,10 +131,7 @@ const std::string& Tokenizer::token_bytes(int64_t id) const {
 
 std::filesystem::path default_tokenizer_dir() {
     if (const char* env = std::getenv("GRADSTACK_TOKENIZER"); env && *env) return env;
-    std::error_code error;
-    const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
-    if (error) return "data/gpt2-tokenizer";
-    return (exe.parent_path() / ".." / ".." / "data" / "gpt2-tokenizer").lexically_normal();
+    return std::filesystem::path(data_root()) / "gpt2-tokenizer";
 }
 
 Tokenizer load_default_tokenizer() {

@@ -1,4 +1,4 @@
-// `gradstack demo`: the end-to-end autograd demo. A two-layer MLP learns to classify three
+// `gradstack spirals`: the small end-to-end autograd demo. A two-layer MLP learns to classify three
 // interleaved spirals; the loss is printed as it falls, then the learned decision regions are drawn
 // in the terminal. Everything runs on gradstack's tensors, autograd and kernels.
 #include <CLI/CLI.hpp>
@@ -32,7 +32,7 @@ std::pair<Tensor, Tensor> spirals(int64_t n, Generator& gen) {
     return {from_vector<float>(xy, {3 * n, 2}), from_vector<int64_t>(labels)};
 }
 
-int run_demo(int argc, char** argv) {
+int run_spirals(int argc, char** argv) {
     CLI::App app{"Train a small MLP on three spirals and watch the loss fall"};
     int64_t steps = 400, hidden = 64, points = 200;
     double lr = 0.05;
@@ -64,7 +64,7 @@ int run_demo(int argc, char** argv) {
     std::vector<Tensor> velocity;
     for (const Tensor& p : params) velocity.push_back(zeros_like(p));
 
-    fmt::print("gradstack demo: a 2-{}-{}-3 MLP learns {} points on three spirals\n", hidden,
+    fmt::print("gradstack spirals: a 2-{}-{}-3 MLP learns {} points on three spirals\n", hidden,
                hidden, 3 * points);
     auto start = std::chrono::steady_clock::now();
     double loss_value = 0;
@@ -116,7 +116,7 @@ int run_demo(int argc, char** argv) {
 }
 
 const bool registered = register_command(
-    {"demo", "train a small MLP on three spirals with gradstack's autograd", run_demo});
+    {"spirals", "train a small MLP on three spirals with gradstack's autograd", run_spirals});
 
 }  // namespace
 }  // namespace gradstack::apps
