@@ -154,12 +154,16 @@ void memory_table(const BenchFlags& flags, TorchServer& torch) {
         });
         t.row("copy_ (gradstack)", 2 * nbytes, [&] { kernels::copy_(dst, x); });
         t.row("add (x + y, new tensor)", 3 * nbytes, [&] { Tensor z = x + y; });
-        // More memory-bound ops go here, one t.row(name, bytes, fn) each, e.g.
-        //   t.row("softmax (last dim)", 2 * nbytes, [&] { Tensor z = softmax(x, -1); });
+        Tensor w = randn({kK}), b = randn({kK});
+        t.row("softmax (last dim)", 2 * nbytes, [&] { Tensor z = softmax(x, -1); });
+        t.row("layer_norm (last dim)", 2 * nbytes, [&] { Tensor z = layer_norm(x, w, b, 1e-5); });
         if (torch.ok()) {
             torch.ask(fmt::format("threads {}", threads));
-            torch.ask(fmt::format("add add {} {}", shape[0], shape[1]));
+            for (const char* op : {"add", "softmax", "layer_norm"})
+                torch.ask(fmt::format("{} {} {} {}", op, op, shape[0], shape[1]));
             t.timed_row("add (torch)", 3 * nbytes, torch.run("add"));
+            t.timed_row("softmax (torch)", 2 * nbytes, torch.run("softmax"));
+            t.timed_row("layer_norm (torch)", 2 * nbytes, torch.run("layer_norm"));
         }
     }
 }

@@ -20,6 +20,8 @@ struct GPT2Config {
     double initializer_range = 0.02;
     int64_t bos_token_id = 50256, eos_token_id = 50256;
     bool tie_word_embeddings = true;
+    // Not part of config.json: the dtype the model is built in (float64 for gradchecks).
+    DType dtype = DType::f32;
 
     int64_t inner() const { return n_inner > 0 ? n_inner : 4 * n_embd; }
     int64_t head_dim() const { return n_embd / n_head; }

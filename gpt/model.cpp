@@ -14,16 +14,16 @@ GPT2Model::GPT2Model(const GPT2Config& c, Generator* gen) {
     c.validate("GPT2Config");
     const double std = c.initializer_range;
     const double proj_std = std / std::sqrt(2.0 * static_cast<double>(c.n_layer));
-    wte = register_module("wte", std::make_shared<nn::Embedding>(nn::EmbeddingConfig{c.vocab_size, c.n_embd, std}, gen));
-    wpe = register_module("wpe", std::make_shared<nn::Embedding>(nn::EmbeddingConfig{c.n_positions, c.n_embd, std}, gen));
+    wte = register_module("wte", std::make_shared<nn::Embedding>(nn::EmbeddingConfig{c.vocab_size, c.n_embd, std, c.dtype}, gen));
+    wpe = register_module("wpe", std::make_shared<nn::Embedding>(nn::EmbeddingConfig{c.n_positions, c.n_embd, std, c.dtype}, gen));
     drop = register_module("drop", std::make_shared<nn::Dropout>(c.embd_pdrop, gen));
     h = register_module("h", std::make_shared<nn::ModuleList<nn::Block>>());
     for (int64_t i = 0; i < c.n_layer; ++i)
         h->push_back(std::make_shared<nn::Block>(
             nn::BlockConfig{c.n_embd, c.n_head, c.inner(), c.layer_norm_epsilon, c.attn_pdrop,
-                            c.resid_pdrop, std, proj_std},
+                            c.resid_pdrop, std, proj_std, c.dtype},
             gen));
-    ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(nn::LayerNormConfig{c.n_embd, c.layer_norm_epsilon}));
+    ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(nn::LayerNormConfig{c.n_embd, c.layer_norm_epsilon, c.dtype}));
 }
 
 GPT2LMHeadModel::GPT2LMHeadModel(const GPT2Config& c, Generator* gen) : config_(c) {

@@ -111,6 +111,42 @@ void Module::copy_from(const Module& other) {
     }
 }
 
+std::string Module::LoadResult::describe() const {
+    std::string out;
+    for (const auto& k : missing) out += "\n  missing: " + k;
+    for (const auto& k : unexpected) out += "\n  unexpected: " + k;
+    for (const auto& k : mismatched) out += "\n  shape mismatch: " + k;
+    return out;
+}
+
+Module::LoadResult Module::load_state_dict(const NamedTensors& tensors, bool strict,
+                                           const std::string& source) {
+    std::map<std::string, Tensor> given;
+    LoadResult r;
+    for (const auto& [name, t] : tensors) {
+        check(given.emplace(name, t).second, "[load_state_dict] {}: '{}' appears twice", source, name);
+    }
+    NamedTensors mine = state_dict();
+    std::map<std::string, Tensor> expected(mine.begin(), mine.end());
+    for (const auto& [name, t] : mine) {
+        auto it = given.find(name);
+        if (it == given.end()) r.missing.push_back(name);
+        else if (it->second.shape() != t.shape())
+            r.mismatched.push_back(fmt::format("{} expected {}, got {}", name, shape_str(t.shape()),
+                                               shape_str(it->second.shape())));
+    }
+    for (const auto& [name, t] : tensors)
+        if (!expected.count(name)) r.unexpected.push_back(name);
+    check(!strict || r.ok(), "[load_state_dict] {} does not match the model:{}", source,
+          r.describe());
+    NoGradGuard no_grad;
+    for (auto& [name, t] : mine) {
+        auto it = given.find(name);
+        if (it != given.end() && it->second.shape() == t.shape()) kernels::copy_(t, it->second);
+    }
+    return r;
+}
+
 void Module::to(Device device) {
     for (auto& [name, t] : state_dict()) {
         if (t.device() == device) continue;

@@ -44,6 +44,18 @@ public:
     void requires_grad_(bool on);
     int64_t num_parameters() const;
 
+    // Copies values from `tensors` (name -> tensor, e.g. a checkpoint) into this module's state
+    // dict, converting dtypes. Everything is checked before anything is copied: with `strict`,
+    // a missing, unexpected or misshaped name throws listing every problem by name; without, the
+    // matching names are loaded and the returned report lists the rest.
+    struct LoadResult {
+        std::vector<std::string> missing, unexpected, mismatched;
+        bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+        std::string describe() const;
+    };
+    LoadResult load_state_dict(const NamedTensors& tensors, bool strict = true,
+                               const std::string& source = "state dict");
+
     // Copies every parameter and buffer value from `other`, which must have the same names and
     // shapes (throws naming the first mismatch). Storage stays this module's own.
     void copy_from(const Module& other);

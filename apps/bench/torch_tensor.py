@@ -6,6 +6,8 @@ alike). It reads one command per line on stdin and answers one JSON line on stdo
     matmul ID M K N LAYOUT           -> {"ok": true}         a [M, K] and b: [K, N] when LAYOUT
                                                              is KN, W^T with W [N, K] when NK
     add ID ROWS COLS                 -> {"ok": true}         x, y [ROWS, COLS]
+    softmax ID ROWS COLS             -> {"ok": true}         softmax of x [ROWS, COLS], last dim
+    layer_norm ID ROWS COLS          -> {"ok": true}         layer_norm of x [ROWS, COLS], last dim
     run ID                           -> {"seconds": s}       one timed torch.matmul(a, b) / x + y
     quit
 The C++ bench starts it with Debian's python3-torch on the OpenMP build of OpenBLAS
@@ -50,6 +52,15 @@ def main():
         elif cmd[0] == "add":
             x, y = torch.randn(int(cmd[2]), int(cmd[3])), torch.randn(int(cmd[2]), int(cmd[3]))
             work[cmd[1]] = lambda x=x, y=y: x + y
+            reply({"ok": True})
+        elif cmd[0] == "softmax":
+            x = torch.randn(int(cmd[2]), int(cmd[3]))
+            work[cmd[1]] = lambda x=x: torch.softmax(x, -1)
+            reply({"ok": True})
+        elif cmd[0] == "layer_norm":
+            cols = int(cmd[3])
+            x, w, b = torch.randn(int(cmd[2]), cols), torch.randn(cols), torch.randn(cols)
+            work[cmd[1]] = lambda x=x, w=w, b=b: torch.nn.functional.layer_norm(x, (cols,), w, b)
             reply({"ok": True})
         elif cmd[0] == "run":
             fn = work[cmd[1]]
