@@ -35,6 +35,7 @@ Decoder::Decoder(GPT2LMHeadModel& model, const std::vector<std::vector<int64_t>>
 Tensor Decoder::last_logits(const ForwardOutput& out) {
     const int64_t T = out.logits.size(1);
     Tensor last = select(out.logits, 1, T - 1);  // (R, V)
+    if (last.dtype() != DType::f32) return to_dtype(last, DType::f32);  // a float64 model
     return last.is_contiguous() ? last : contiguous(last);
 }
 

@@ -212,10 +212,14 @@ std::vector<std::vector<GeneratedSequence>> generate(GPT2LMHeadModel& model,
                                                      Generator* gen, const TokenCallback& on_token) {
     config.validate();
     const auto rows = prepare_prompts(prompts, config, model.config());
+    // Padding is masked out, so its id only has to exist: a small vocabulary without the EOS id
+    // pads with 0.
+    GenerationConfig c = config;
+    if (c.pad_id() >= model.config().vocab_size) c.pad_token_id = 0;
     InferenceScope scope(model);
-    if (config.num_beams > 1) return beam_search(model, rows, config);
-    Generator local(config.seed);
-    return search(model, rows, config, gen ? *gen : local, on_token);
+    if (c.num_beams > 1) return beam_search(model, rows, c);
+    Generator local(c.seed);
+    return search(model, rows, c, gen ? *gen : local, on_token);
 }
 
 }  // namespace gradstack::gpt

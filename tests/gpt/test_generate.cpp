@@ -278,10 +278,10 @@ BOOST_AUTO_TEST_CASE(eos_stops_ignore_eos_and_min_new_tokens) {
     GenerationConfig g;
     g.max_new_tokens = 30;
     g.eos_token_id = 96;
-    // Make EOS likely: ln_f's bias along EOS's embedding adds |wte[96]|^2 to its logit.
+    // Make EOS likely: ln_f's bias along EOS's embedding adds 2 |wte[96]|^2 to its logit.
     {
         NoGradGuard ng;
-        copy_(m->transformer->ln_f->bias, select(m->transformer->wte->weight, 0, 96));
+        copy_(m->transformer->ln_f->bias, select(m->transformer->wte->weight, 0, 96) * 2.0);
     }
     const auto stopped = only(generate(*m, {{1, 2, 3}}, g));
     BOOST_REQUIRE_MESSAGE(stopped.new_ids.size() < 30u, "greedy never reached EOS on this model");
