@@ -1,7 +1,13 @@
 // `gradstack bench generate`: decoding speed of a GPT-2 (124M shape by default, random weights)
 // with the KV cache: greedy and beam-search tokens/s through gpt::generate, and the time of one
 // token at cache positions 32, 256 and 768, next to PyTorch running the same loop
-// (apps/bench/torch_generate.py). Engines are timed in turns; medians are reported.
+// (apps/bench/torch_generate.py). Medians are reported. Unlike bench tensor, each engine's reps
+// run as one block (warm-up first): the OpenMP threads of the engine that just ran keep spinning
+// for a while after it answers, and on two cores that spinning, not the engine, dominated a
+// 30 ms token timed right after it (measured: 29 ms alone, 550 ms interleaved).
+// Measured on the 2-core project machine, 2 threads, while other builds ran (noisy; the rows
+// below held in several runs): greedy 34-37 tok/s vs PyTorch 14-15 (2.5x); beam-4 1.07-1.09x;
+// one token at position 32 / 256 / 768: 29 / 28-33 / 55 ms vs PyTorch 71 / 68-74 / 80 ms.
 // Read next: gpt/generation/generate.h, gpt/generation/decoder.h.
 #include <fmt/format.h>
 
@@ -11,6 +17,13 @@
 
 namespace gradstack::apps {
 namespace {
+
+// Median time of each engine, one engine after the other (see the file comment).
+std::vector<double> median_in_blocks(const std::vector<TimedRun>& runs, int reps, int warmup) {
+    std::vector<double> s;
+    for (const TimedRun& run : runs) s.push_back(median_seconds(run, reps, warmup));
+    return s;
+}
 
 struct GenerateFlags {
     BenchFlags common{{2}, 3, 1};
@@ -37,7 +50,7 @@ void run_generate_bench(const GenerateFlags& f) {
                c.n_layer, c.n_embd, c.n_head, c.vocab_size, model.num_parameters() / 1e6);
     TorchServer torch("torch_generate.py");
     if (torch.ok()) {
-        fmt::print("PyTorch {} (same loop with its KV cache, OpenMP OpenBLAS), timed in turns\n",
+        fmt::print("PyTorch {} (same loop with its KV cache, OpenMP OpenBLAS), timed in blocks\n",
                    torch.hello()["version"].get<std::string>());
         torch.ask(fmt::format("model {} {} {} {} {}", c.n_layer, c.n_embd, c.n_head, c.vocab_size,
                               c.n_positions));
@@ -66,7 +79,7 @@ void run_generate_bench(const GenerateFlags& f) {
                                      : fmt::format("beam g {} {} {}", f.prompt, f.new_tokens, beams));
                 runs.push_back(torch.run("g"));
             }
-            auto s = median_seconds(runs, f.common.reps, f.common.warmup);
+            auto s = median_in_blocks(runs, f.common.reps, std::max(f.common.warmup, 1));
             const double ours = f.new_tokens / s[0], theirs = torch.ok() ? f.new_tokens / s[1] : 0;
             fmt::print("{:<28} {:>8.1f} t/s {:>8} t/s {:>10}\n",
                        beams == 1 ? "greedy" : fmt::format("beam search, {} beams", beams), ours,
@@ -90,7 +103,7 @@ void run_generate_bench(const GenerateFlags& f) {
                 torch.ask(fmt::format("step s {}", pos));
                 runs.push_back(torch.run("s"));
             }
-            auto s = median_seconds(runs, f.common.reps + 2, f.common.warmup);
+            auto s = median_in_blocks(runs, f.common.reps + 2, std::max(f.common.warmup, 1));
             fmt::print("{:<28} {:>9.1f} ms {:>9} ms {:>10}\n", pos, s[0] * 1e3,
                        torch.ok() ? fmt::format("{:.1f}", s[1] * 1e3) : "-",
                        ratio(s[0], torch.ok() ? s[1] : 0));
