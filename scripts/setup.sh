@@ -14,6 +14,7 @@ packages=(
   libeigen3-dev libfmt-dev libboost-test-dev nlohmann-json3-dev libcli11-dev
   libopenblas-openmp-dev libopenblas0-openmp   # the GEMM engine (OpenMP build: shares our threads)
   gnuplot-nox                                  # training plots
+  fortunes                                     # the demo's English corpus (/usr/share/games/fortunes)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy)

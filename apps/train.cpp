@@ -1,0 +1,70 @@
+// `gradstack train`: train a GPT-2 language model from scratch or fine-tune a checkpoint on text
+// files. The loop lives in gpt/trainer.h; this file maps flags to TrainConfig and turns Ctrl-C
+// into "save a checkpoint and stop".
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+
+#include "apps/command.h"
+#include "gpt/trainer.h"
+
+namespace gradstack::apps {
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+void on_sigint(int) {
+    interrupted.store(true);
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+}
+
+int run_train(int argc, char** argv) {
+    CLI::App app{"Train a GPT-2 language model on text files (or fine-tune one)"};
+    gpt::TrainConfig c;
+    app.add_option("--data", c.data, "text files or folders of them (UTF-8)")->required();
+    app.add_option("--out", c.out, "run folder: checkpoint, metrics.csv/png, token cache")->required();
+    app.add_option("--init-from", c.init_from, "fine-tune this Hugging Face model folder");
+    app.add_flag("--resume", c.resume, "continue the run saved in --out (same losses as without stopping)");
+    app.add_option("--tokenizer", c.tokenizer, "tokenizer folder of a new model (default: GPT-2's)");
+    app.add_option("--n-layer", c.n_layer, "new model: transformer blocks")->capture_default_str();
+    app.add_option("--n-head", c.n_head, "new model: attention heads")->capture_default_str();
+    app.add_option("--n-embd", c.n_embd, "new model: embedding size")->capture_default_str();
+    app.add_option("--context", c.context, "tokens per training window (a new model's n_positions)")->capture_default_str();
+    app.add_option("--dropout", c.dropout, "new model: dropout probability")->capture_default_str();
+    app.add_option("--steps", c.steps, "optimizer steps")->capture_default_str();
+    app.add_option("--batch-size", c.batch_size, "windows per micro-batch")->capture_default_str();
+    app.add_option("--grad-accum", c.grad_accum, "micro-batches per optimizer step")->capture_default_str();
+    app.add_option("--lr", c.lr, "peak learning rate (AdamW)")->capture_default_str();
+    app.add_option("--min-lr", c.min_lr, "learning rate at the end of the cosine decay")->capture_default_str();
+    app.add_option("--warmup", c.warmup, "linear warm-up steps")->capture_default_str();
+    app.add_option("--weight-decay", c.weight_decay, "AdamW weight decay (not on biases/LayerNorm)")->capture_default_str();
+    app.add_option("--beta2", c.beta2, "AdamW beta2")->capture_default_str();
+    app.add_option("--clip", c.clip, "gradient clipping by global norm")->capture_default_str();
+    app.add_option("--val-fraction", c.val_fraction, "last fraction of the tokens kept for validation")->capture_default_str();
+    app.add_option("--eval-every", c.eval_every, "steps between evaluations (and samples)")->capture_default_str();
+    app.add_option("--eval-batches", c.eval_batches, "validation batches per evaluation")->capture_default_str();
+    app.add_option("--save-every", c.save_every, "steps between checkpoints")->capture_default_str();
+    app.add_option("--log-every", c.log_every, "steps between progress lines")->capture_default_str();
+    app.add_option("--seed", c.seed, "seed of initialisation, dropout and batches")->capture_default_str();
+    app.add_option("--sample-prompt", c.sample_prompt, "prompt of the sample printed at each evaluation");
+    app.add_option("--sample-tokens", c.sample_tokens, "tokens per sample")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+
+    interrupted.store(false);
+    auto previous = std::signal(SIGINT, on_sigint);
+    gpt::TrainResult r = gpt::train(c, [](const std::string& line) {
+        fmt::print("{}\n", line);
+        std::fflush(stdout);
+    }, &interrupted);
+    std::signal(SIGINT, previous);
+    fmt::print("metrics: {0}/metrics.csv, plot: {0}/metrics.png, model: {0}\n", c.out);
+    return r.interrupted ? 130 : 0;
+}
+
+const bool registered = register_command(
+    {"train", "train or fine-tune a GPT-2 language model on text files", run_train});
+
+}  // namespace
+}  // namespace gradstack::apps

@@ -1,0 +1,63 @@
+// Training a GPT-2 language model: from scratch (a config plus a tokenizer) or fine-tuning a
+// checkpoint, on text files. AdamW with no decay on biases and LayerNorm weights, warm-up + cosine
+// learning rate, global-norm clipping, gradient accumulation, evaluation (validation loss and
+// next-token accuracy) with a sample, metrics.csv + metrics.png, and checkpoints in Hugging Face
+// layout plus optimizer state that --resume continues from with identical losses.
+// `gradstack train` (apps/train.cpp) is a thin layer over this. Read next: trainer.cpp.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gradstack::gpt {
+
+struct TrainConfig {
+    std::vector<std::string> data;  // text files or folders
+    std::string out;                // checkpoint, metrics and token cache go here
+    std::string tokenizer;          // new model: its tokenizer folder ("" = the GPT-2 one)
+    std::string init_from;          // fine-tune this Hugging Face folder instead of a new model
+    bool resume = false;            // continue the run saved in `out`
+
+    // A new model (ignored with init_from, except context which must fit n_positions).
+    int64_t n_layer = 4, n_head = 4, n_embd = 128;
+    int64_t context = 128;  // tokens per training window (n_positions of a new model)
+    double dropout = 0.1;
+
+    int64_t steps = 1000;
+    int64_t batch_size = 16;
+    int64_t grad_accum = 1;  // micro-batches per optimizer step
+    double lr = 1e-3, min_lr = 1e-4;
+    int64_t warmup = 100;
+    double weight_decay = 0.1;
+    double beta1 = 0.9, beta2 = 0.99;
+    double clip = 1.0;
+    double val_fraction = 0.1;
+    int64_t eval_every = 100, eval_batches = 10;
+    int64_t save_every = 500;
+    int64_t log_every = 10;
+    uint64_t seed = 1337;
+    std::string sample_prompt = "";  // "" starts from <|endoftext|>
+    int64_t sample_tokens = 48;
+};
+
+struct TrainResult {
+    int64_t steps_done = 0;
+    double last_train_loss = 0;
+    double last_val_loss = 0, last_val_accuracy = 0;
+    std::vector<double> train_losses;  // per step run in this call
+    bool interrupted = false;
+};
+
+// Runs training. Progress goes to `log` (one line per log_every steps and per evaluation).
+// `stop` is polled after every step (SIGINT sets it): when set, a checkpoint is saved and the
+// result says interrupted. Throws gradstack::Error for bad settings or data, naming them.
+TrainResult train(const TrainConfig& config, const std::function<void(const std::string&)>& log,
+                  const std::atomic<bool>* stop = nullptr);
+
+// Draws metrics.png from metrics.csv in `dir` with gnuplot; returns false (and says why in
+// `why`) when gnuplot is missing or fails. The PNG is written atomically.
+bool plot_metrics(const std::string& dir, std::string* why = nullptr);
+
+}  // namespace gradstack::gpt
