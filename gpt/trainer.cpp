@@ -152,7 +152,7 @@ bool plot_metrics(const std::string& dir, std::string* why) {
         "plot '{}' using 1:4 with linespoints pt 7 ps 0.6 lw 2 title 'validation next-token accuracy'\n"
         "unset multiplot\n",
         tmp.string(), csv.string(), csv.string());
-    FILE* gp = popen("gnuplot 2>&1", "w");
+    FILE* gp = popen("gnuplot > /dev/null 2>&1", "w");
     if (gp == nullptr) {
         if (why) *why = "cannot start gnuplot";
         return false;

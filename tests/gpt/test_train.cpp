@@ -1,0 +1,162 @@
+// gpt::train end to end on a tiny corpus: the loss falls, --resume replays the same losses,
+// checkpoints load for generation, a damaged checkpoint is a clear error, and Ctrl-C on
+// `gradstack train` saves and exits.
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+
+#include "autograd/ops.h"
+#include "gpt/checkpoint.h"
+#include "gpt/generation/generate.h"
+#include "gpt/tokenizer/train.h"
+#include "gpt/trainer.h"
+#include "tests/gpt/cli_helpers.h"
+
+using namespace gradstack;
+using namespace gradstack::gpt;
+using gradstack::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A small, very regular corpus and a BPE vocabulary trained on it.
+struct Corpus {
+    TempDir dir;
+    std::string text_file, tokenizer;
+    Corpus() {
+        std::string text;
+        const char* lines[] = {"the cat sat on the mat.\n", "the dog sat on the log.\n",
+                               "a cat and a dog met on the mat.\n", "the log was on the dog.\n"};
+        for (int i = 0; i < 300; ++i) text += lines[(i * 7) % 4];
+        text_file = (dir.path / "corpus.txt").string();
+        std::ofstream(text_file) << text;
+        tokenizer = (dir.path / "tok").string();
+        BpeTrainer t(BpeTrainOptions{300, 2, {"<|endoftext|>"}});
+        t.add_text(text);
+        t.train().save(tokenizer);
+    }
+};
+
+TrainConfig tiny_config(const Corpus& corpus, const std::string& out) {
+    TrainConfig c;
+    c.data = {corpus.text_file};
+    c.out = out;
+    c.tokenizer = corpus.tokenizer;
+    c.n_layer = 2;
+    c.n_head = 2;
+    c.n_embd = 32;
+    c.context = 32;
+    c.dropout = 0.1;  // exercises the dropout generator across resume
+    c.steps = 30;
+    c.batch_size = 4;
+    c.lr = 1e-2;
+    c.min_lr = 1e-3;
+    c.warmup = 5;
+    c.eval_every = 10;
+    c.eval_batches = 2;
+    c.save_every = 100;
+    c.log_every = 1;
+    c.sample_tokens = 8;
+    return c;
+}
+
+void quiet(const std::string&) {}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(training)
+
+BOOST_AUTO_TEST_CASE(loss_falls_and_checkpoint_generates) {
+    Corpus corpus;
+    TempDir out;
+    TrainConfig c = tiny_config(corpus, out.path.string());
+    TrainResult r = train(c, quiet);
+    BOOST_TEST(r.steps_done == 30);
+    BOOST_TEST(r.train_losses.front() > 5.0);  // about log(300) at the start
+    BOOST_TEST(r.last_train_loss < 0.5 * r.train_losses.front(), "losses " << r.train_losses.front() << " -> " << r.last_train_loss);
+    BOOST_TEST(r.last_val_accuracy > 0.3);
+    for (const char* f : {"config.json", "model.safetensors", "optimizer.safetensors",
+                          "trainer_state.json", "metrics.csv", "vocab.json", "merges.txt"})
+        BOOST_TEST(fs::exists(out.path / f), f);
+    auto model = load_pretrained(out.path.string());
+    GenerationConfig g;
+    g.max_new_tokens = 5;
+    g.eos_token_id = -1;
+    auto seqs = generate(*model, {{1, 2, 3}}, g);
+    BOOST_TEST(seqs[0][0].new_ids.size() == 5u);
+    std::ifstream csv(out.path / "metrics.csv");
+    std::string header;
+    std::getline(csv, header);
+    BOOST_TEST(header == "step,train_loss,val_loss,val_accuracy,lr,tokens_per_s,elapsed_s");
+}
+
+BOOST_AUTO_TEST_CASE(resume_gives_the_same_losses) {
+    Corpus corpus;
+    TempDir a, b;
+    TrainResult whole = train(tiny_config(corpus, a.path.string()), quiet);
+    // Stop after step 12 (the log callback runs after each step with log_every = 1).
+    std::atomic<bool> stop{false};
+    int logged = 0;
+    TrainResult first = train(tiny_config(corpus, b.path.string()), [&](const std::string& line) {
+        if (line.rfind("step", 0) == 0 && ++logged == 12) stop = true;
+    }, &stop);
+    BOOST_TEST(first.interrupted);
+    BOOST_TEST(first.steps_done == 12);
+    TrainConfig again = tiny_config(corpus, b.path.string());
+    again.resume = true;
+    TrainResult rest = train(again, quiet);
+    BOOST_TEST(rest.steps_done == 30);
+    BOOST_REQUIRE(rest.train_losses.size() == 18u);
+    for (size_t i = 0; i < 18; ++i) BOOST_TEST(rest.train_losses[i] == whole.train_losses[12 + i]);
+}
+
+BOOST_AUTO_TEST_CASE(damaged_checkpoints_are_clear_errors) {
+    Corpus corpus;
+    TempDir out;
+    TrainConfig c = tiny_config(corpus, out.path.string());
+    c.steps = 4;
+    train(c, quiet);
+    c.resume = true;
+    c.steps = 8;
+    // A model file from another step (as if saving was cut short between files).
+    {
+        std::ofstream(out.path / "trainer_state.json")
+            << R"({"step": 3, "sampler_counter": 0, "model_generator_counter": 0})";
+    }
+    try {
+        train(c, quiet);
+        BOOST_FAIL("no error");
+    } catch (const Error& e) {
+        BOOST_TEST(std::string(e.what()).find("incomplete") != std::string::npos, e.what());
+    }
+    // A truncated model file.
+    fs::resize_file(out.path / "model.safetensors", 100);
+    try {
+        train(c, quiet);
+        BOOST_FAIL("no error");
+    } catch (const Error& e) {
+        BOOST_TEST(std::string(e.what()).find("model.safetensors") != std::string::npos, e.what());
+    }
+    BOOST_CHECK_THROW(load_pretrained(out.path.string()), Error);
+    // Bad settings.
+    TempDir other;
+    TrainConfig bad = tiny_config(corpus, other.path.string());
+    bad.context = 100000;
+    BOOST_CHECK_THROW(train(bad, quiet), Error);
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_saves_a_checkpoint_and_exits) {
+    Corpus corpus;
+    TempDir out;
+    auto r = test::run_cli("train --data " + corpus.text_file + " --tokenizer " + corpus.tokenizer +
+                               " --out " + out.path.string() +
+                               " --n-layer 1 --n-head 2 --n-embd 32 --context 32 --batch-size 2 "
+                               "--steps 1000000 --eval-every 1000000 --log-every 1",
+                           "timeout --preserve-status -s INT 3");
+    BOOST_TEST(r.exit_code == 130, r.out << r.err);
+    BOOST_TEST(r.out.find("interrupted at step") != std::string::npos);
+    BOOST_TEST(fs::exists(out.path / "trainer_state.json"));
+    BOOST_CHECK_NO_THROW(load_pretrained(out.path.string()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
