@@ -6,13 +6,17 @@
 // query whose every key is masked still gets a finite softmax, so no NaN leaks into later layers.
 #include "nn/layers/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "autograd/ops/index.h"
 #include "autograd/ops/linalg.h"
 #include "autograd/ops/nn.h"
+#include "tensor/kernels/copy.h"
+#include "tensor/view.h"
 
 namespace gradstack::nn {
 
@@ -21,6 +25,42 @@ double lowest(DType dtype) {
     return dtype == DType::f32 ? static_cast<double>(std::numeric_limits<float>::lowest())
                                : std::numeric_limits<double>::lowest();
 }
+// Decoding appends one token to a cache of P; torch.cat-ing it onto the cache (what the graph
+// path does, and Hugging Face) copies all P positions every step, 12 layers x 2 x B*nh*P*hs
+// floats, 38 MB per step at B = 8, P = 64. Here the cache lives in a KVBuffer with spare
+// capacity, and the new positions are written into it; the returned key/value are views of its
+// first P + T positions. Safe because a position is written only by the first call that extends
+// a cache of exactly `used` positions: any earlier view covers [0, used) and never changes, and a
+// second continuation of the same cache (beam search, a retried step) finds used != P and gets a
+// fresh buffer. Only under no-grad: the graph path must see the cat. The write does not bump the
+// storage's version, since no existing view's elements change.
+KVCache append_in_place(const KVCache& past, const Tensor& k_new, const Tensor& v_new) {
+    const int64_t P = past.length(), T = k_new.size(2);
+    std::shared_ptr<KVBuffer> buf = past.buffer;
+    const bool ours = buf && buf->used == P && past.key.storage() == buf->key.storage() &&
+                      past.value.storage() == buf->value.storage() &&
+                      past.key.offset() == buf->key.offset() &&
+                      past.value.offset() == buf->value.offset() &&
+                      past.key.strides() == buf->key.strides() &&
+                      past.value.strides() == buf->value.strides();
+    if (!ours || P + T > buf->key.size(2)) {
+        // A new buffer with room to double; the past is copied once into it.
+        Shape shape = k_new.shape();  // (B, nh, T, hs)
+        shape[2] = std::max<int64_t>(2 * (P + T), 64);
+        auto fresh = std::make_shared<KVBuffer>();
+        fresh->key = empty(shape, k_new.dtype(), k_new.device());
+        fresh->value = empty(shape, v_new.dtype(), v_new.device());
+        kernels::copy(views::slice(fresh->key, 2, 0, P), past.key);
+        kernels::copy(views::slice(fresh->value, 2, 0, P), past.value);
+        fresh->used = P;
+        buf = std::move(fresh);
+    }
+    kernels::copy(views::slice(buf->key, 2, P, P + T), k_new);
+    kernels::copy(views::slice(buf->value, 2, P, P + T), v_new);
+    buf->used = P + T;
+    return {views::slice(buf->key, 2, 0, P + T), views::slice(buf->value, 2, 0, P + T), buf};
+}
+
 }  // namespace
 
 Tensor additive_attention_mask(const Tensor& attention_mask, DType dtype) {
@@ -61,8 +101,17 @@ CausalSelfAttention::Output CausalSelfAttention::forward(const Tensor& x,
                   past.key.size(3) == hs && past.value.shape() == past.key.shape(),
               "[attention] past key/value must be (B={}, nh={}, P, hs={}), got {} and {}", B, nh,
               hs, shape_str(past.key.shape()), shape_str(past.value.shape()));
-        k = cat({past.key, k}, 2);  // (B, nh, P + T, hs)
+    }
+    KVCache present;
+    if (P > 0 && !is_grad_enabled()) {
+        present = append_in_place(past, k, v);
+        k = present.key, v = present.value;  // (B, nh, P + T, hs), views of present.buffer
+    } else if (P > 0) {
+        k = cat({past.key, k}, 2);  // (B, nh, P + T, hs), differentiable
         v = cat({past.value, v}, 2);
+        present = {k, v};
+    } else {
+        present = {k, v};  // views of qkv: no copy when the cache is not used
     }
     const int64_t S = P + T;
 
@@ -82,7 +131,7 @@ CausalSelfAttention::Output CausalSelfAttention::forward(const Tensor& x,
     Tensor y = matmul(att, v);                                     // (B, nh, T, hs)
     y = reshape(permute(y, {0, 2, 1, 3}), {B, T, C});              // (B, T, C)
     y = resid_dropout_->forward(c_proj->forward(y));
-    return {y, {k, v}};
+    return {y, present};
 }
 
 }  // namespace gradstack::nn

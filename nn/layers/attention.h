@@ -21,11 +21,29 @@ struct AttentionConfig {
     DType dtype = DType::f32;
 };
 
-// Keys and values of earlier positions, each (B, n_head, T_past, head_dim). Empty when undefined.
-// Differentiable: PPLM perturbs them.
-struct KVCache {
+// Room for keys and values beyond what a cache holds, so that decoding appends a token in place
+// instead of copying the whole cache every step (see attention.cpp). key and value are
+// (B, n_head, capacity, head_dim); positions [0, used) are written, and each position is written
+// once: by the first call that extends a cache of exactly `used` positions.
+struct KVBuffer {
     Tensor key;
     Tensor value;
+    int64_t used = 0;
+};
+
+// Keys and values of earlier positions, each (B, n_head, T_past, head_dim). Empty when undefined.
+// Differentiable: PPLM perturbs them (build a KVCache from any tensors; leave `buffer` empty).
+struct KVCache {
+    KVCache() = default;
+    KVCache(Tensor key, Tensor value, std::shared_ptr<KVBuffer> buffer = nullptr)
+        : key(std::move(key)), value(std::move(value)), buffer(std::move(buffer)) {}
+
+    Tensor key;
+    Tensor value;
+    // Set by attention under NoGradGuard: key and value are then the first length() positions of
+    // buffer's tensors, and the next step may append to them in place. An optimisation only: a
+    // cache without it, or whose key/value are not those views, is extended by copying.
+    std::shared_ptr<KVBuffer> buffer;
     int64_t length() const { return key.defined() ? key.size(2) : 0; }
 };
 

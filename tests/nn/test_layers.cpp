@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "autograd/ops/index.h"
@@ -120,6 +121,37 @@ BOOST_AUTO_TEST_CASE(cache_reproduces_full_forward) {
     Tensor alone = attn.forward(slice(slice(x, 0, 0, 1), 1, 2, 5)).y;  // row 0, real tokens only
     BOOST_TEST(max(abs(slice(slice(padded, 0, 0, 1), 1, 2, 5) - alone)).item() < 1e-12);
     BOOST_CHECK_THROW(attn.forward(x, from_vector<int64_t>({1, 1}, {1, 2})), Error);
+}
+
+// Under no-grad the cache grows in place (KVBuffer): token-by-token decoding must still equal the
+// full forward, and a second continuation of the same cache must not change the first's result.
+BOOST_AUTO_TEST_CASE(cache_appended_in_place_under_no_grad) {
+    Generator g(12);
+    CausalSelfAttention attn({8, 2, 0.0, 0.0, 0.3, 0.3, DType::f64}, &g);
+    Tensor x = randn({2, 70, 8}, DType::f64, &g);  // 70 > the first buffer's 64 positions
+    NoGradGuard no_grad;
+    Tensor full = attn.forward(x).y;
+    auto step = attn.forward(slice(x, 1, 0, 2));
+    std::vector<Tensor> ys{step.y};
+    KVCache at3;
+    for (int64_t t = 2; t < 70; ++t) {
+        step = attn.forward(slice(x, 1, t, t + 1), Tensor(), step.present);
+        BOOST_REQUIRE(step.present.buffer != nullptr);
+        BOOST_REQUIRE_EQUAL(step.present.length(), t + 1);
+        if (t == 2) at3 = step.present;
+        ys.push_back(step.y);
+    }
+    BOOST_TEST(max(abs(cat(ys, 1) - full)).item() < 1e-12);
+    // at3 was extended above; continuing it with other tokens copies it into a fresh buffer.
+    Tensor key3 = clone(at3.key);
+    Tensor other = randn({2, 1, 8}, DType::f64, &g);
+    auto branch = attn.forward(other, Tensor(), at3);
+    BOOST_TEST(branch.present.buffer != at3.buffer);
+    BOOST_TEST(max(abs(at3.key - key3)).item() == 0);
+    Tensor want = attn.forward(cat({slice(x, 1, 0, 3), other}, 1)).y;
+    BOOST_TEST(max(abs(branch.y - slice(want, 1, 3, 4))).item() < 1e-12);
+    // The longer continuation made earlier still reads its own tokens.
+    BOOST_TEST(max(abs(slice(step.present.key, 2, 0, 3) - key3)).item() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(losses_values_and_gradients) {
