@@ -54,6 +54,12 @@ int64_t saved_step(const fs::path& run) {
     }
 }
 
+// A fortune ends at a line holding only '%' (the corpus's separator): keep the first one.
+std::string first_fortune(std::string s) {
+    if (auto end = s.find("\n%"); end != std::string::npos) s.resize(end);
+    return s;
+}
+
 std::string one_line(std::string s) {
     for (char& ch : s)
         if (ch == '\n' || ch == '\t') ch = ' ';
@@ -70,13 +76,13 @@ int run_demo(int argc, char** argv) {
     c.n_embd = 128;
     c.context = 128;
     c.dropout = 0.0;
-    c.steps = 800;
+    c.steps = 1600;  // about 6 minutes on two cores
     c.batch_size = 16;
     c.lr = 2e-3;
     c.min_lr = 2e-4;
     c.warmup = 50;
-    c.eval_every = 100;
-    c.save_every = 200;
+    c.eval_every = 200;
+    c.save_every = 400;
     c.log_every = 20;
     c.sample_prompt = "The secret of life is";
     int64_t vocab = 4096, new_tokens = 40;
@@ -157,7 +163,7 @@ int run_demo(int argc, char** argv) {
         for (const auto& s : strategies) {
             auto out = gpt::generate(*model, {ids}, s.config);
             fmt::print("  {:<40} {}{}\n", s.name + ":", one_line(prompt),
-                       one_line(tok.decode_text(out[0][0].new_ids)));
+                       one_line(first_fortune(tok.decode_text(out[0][0].new_ids))));
         }
     }
     if (model_dir.empty())
