@@ -148,15 +148,21 @@ BOOST_AUTO_TEST_CASE(damaged_checkpoints_are_clear_errors) {
 BOOST_AUTO_TEST_CASE(ctrl_c_saves_a_checkpoint_and_exits) {
     Corpus corpus;
     TempDir out;
-    auto r = test::run_cli("train --data " + corpus.text_file + " --tokenizer " + corpus.tokenizer +
-                               " --out " + out.path.string() +
-                               " --n-layer 1 --n-head 2 --n-embd 32 --context 32 --batch-size 2 "
-                               "--steps 1000000 --eval-every 1000000 --log-every 1",
-                           "timeout --preserve-status -s INT 3");
-    BOOST_TEST(r.exit_code == 130, r.out << r.err);
-    BOOST_TEST(r.out.find("interrupted at step") != std::string::npos);
-    BOOST_TEST(fs::exists(out.path / "trainer_state.json"));
-    BOOST_CHECK_NO_THROW(load_pretrained(out.path.string()));
+    const fs::path log = out.path / "log.txt", code = out.path / "code.txt";
+    // Start training in the background, wait for its first progress line, then send SIGINT.
+    const std::string command =
+        "sh -c '" + test::gradstack_bin().string() + " train --data " + corpus.text_file +
+        " --tokenizer " + corpus.tokenizer + " --out " + (out.path / "run").string() +
+        " --n-layer 1 --n-head 2 --n-embd 32 --context 32 --batch-size 2 --steps 1000000"
+        " --eval-every 1000000 --log-every 1 > " + log.string() + " 2>&1 & pid=$!;"
+        " for i in $(seq 300); do grep -q ^step " + log.string() + " && break; sleep 0.1; done;"
+        " kill -INT $pid; wait $pid; echo $? > " + code.string() + "'";
+    BOOST_REQUIRE(std::system(command.c_str()) == 0);
+    const std::string printed = test::read_file_text(log);
+    BOOST_TEST(std::stoi(test::read_file_text(code)) == 130, printed);
+    BOOST_TEST(printed.find("interrupted at step") != std::string::npos, printed);
+    BOOST_TEST(fs::exists(out.path / "run" / "trainer_state.json"));
+    BOOST_CHECK_NO_THROW(load_pretrained((out.path / "run").string()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
