@@ -22,7 +22,7 @@ namespace {
 constexpr size_t kHeader = 64;                 // keeps the returned pointer 64-byte aligned
 constexpr size_t kCacheMin = size_t{1} << 18;  // 256 KiB: smaller blocks are cheap to malloc
 constexpr size_t kGranule = size_t{1} << 16;
-constexpr size_t kMaxCached = size_t{1} << 29;  // 512 MiB
+constexpr size_t kMaxCached = size_t{1} << 27;  // 128 MiB: bounds what the cache adds to peak memory
 
 struct BlockCache {
     std::mutex mutex;
