@@ -26,11 +26,18 @@ inline std::string read_file_text(const fs::path& path) {
     return s.str();
 }
 
-// Runs `[env] gradstack ARGS` through the shell (quote arguments yourself), stdin from /dev/null.
-inline CliRun run_cli(const std::string& args, const std::string& env = "") {
+// Runs `[env] gradstack ARGS` through the shell (quote arguments yourself) with `input` on its
+// standard input (empty: /dev/null).
+inline CliRun run_cli(const std::string& args, const std::string& env = "",
+                      const std::string& input = "") {
     TempDir dir;
-    const std::string command = env + " " + gradstack_bin().string() + " " + args +
-                                " < /dev/null > " + (dir.path / "out").string() + " 2> " +
+    std::string in = "/dev/null";
+    if (!input.empty()) {
+        in = (dir.path / "in").string();
+        std::ofstream(in, std::ios::binary) << input;
+    }
+    const std::string command = env + " " + gradstack_bin().string() + " " + args + " < " + in +
+                                " > " + (dir.path / "out").string() + " 2> " +
                                 (dir.path / "err").string();
     const int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file_text(dir.path / "out"),

@@ -8,52 +8,26 @@
 
 #include "gpt/checkpoint.h"
 #include "gpt/generation/generate.h"
-#include "tests/gpt/tokenizer_helpers.h"
+#include "tests/gpt/cli_helpers.h"
 
 using namespace gradstack::test;
 using gradstack::gpt::GenerationConfig;
 
 namespace {
 
-struct Run {
-    int exit_code;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 fs::path tiny_dir() { return source_dir() / "tests" / "data" / "tiny_gpt2"; }
 
-Run run_cli(const std::string& args) {
-    TempDir dir;
-    const std::string command = gradstack_bin().string() + " generate --model " +
-                                tiny_dir().string() + " " + args + " > " +
-                                (dir.path / "out").string() + " 2> " + (dir.path / "err").string();
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir.path / "out"),
-            slurp(dir.path / "err")};
+CliRun run_generate(const std::string& args) {
+    return run_cli("generate --model " + tiny_dir().string() + " " + args);
 }
-
-struct HasBinary {
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result r(fs::exists(gradstack_bin()));
-        r.message() << "no gradstack binary at " << gradstack_bin() << " (set GRADSTACK_BIN)";
-        return r;
-    }
-};
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(generate_cli)
 
-BOOST_AUTO_TEST_CASE(json_output_equals_the_library, *boost::unit_test::precondition(HasBinary{})) {
+BOOST_AUTO_TEST_CASE(json_output_equals_the_library, *boost::unit_test::precondition(HasGradstackBinary{})) {
     // Two prompts of different lengths (one left-padded batch), beam search.
-    Run r = run_cli(
+    CliRun r = run_generate(
         "--prompt-ids 464,3616,286,1204,318 --prompt-ids 15496 --max-new-tokens 6 --num-beams 3 "
         "--num-return-sequences 2 --no-repeat-ngram-size 2 --json");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -73,23 +47,23 @@ BOOST_AUTO_TEST_CASE(json_output_equals_the_library, *boost::unit_test::precondi
         }
 }
 
-BOOST_AUTO_TEST_CASE(streams_text, *boost::unit_test::precondition(HasBinary{}) *
+BOOST_AUTO_TEST_CASE(streams_text, *boost::unit_test::precondition(HasGradstackBinary{}) *
                                        boost::unit_test::precondition(HasGpt2Vocab{})) {
     const std::string tok = "--tokenizer " + gpt2_vocab_dir().string();
     // The reference's greedy continuation of "The meaning of life is" is " hire" x 20.
-    Run r = run_cli(tok + " --prompt \"The meaning of life is\" --max-new-tokens 3");
+    CliRun r = run_generate(tok + " --prompt \"The meaning of life is\" --max-new-tokens 3");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     BOOST_TEST(r.out == "The meaning of life is hire hire hire\n");
-    r = run_cli(tok + " --prompt \"The meaning of life is\" --max-new-tokens 3 --json");
+    r = run_generate(tok + " --prompt \"The meaning of life is\" --max-new-tokens 3 --json");
     const nlohmann::json j = nlohmann::json::parse(r.out);
     BOOST_TEST(j["prompts"][0]["outputs"][0]["text"] == " hire hire hire");
     BOOST_TEST(!j["prompts"][0]["outputs"][0].contains("score"));  // greedy: no beam score
     // Sampling with a seed is reproducible through the CLI.
     const std::string s = tok + " --prompt Hi --max-new-tokens 5 --sample --top-k 0 --seed 4 --json";
-    BOOST_TEST(run_cli(s).out == run_cli(s).out);
+    BOOST_TEST(run_generate(s).out == run_generate(s).out);
 }
 
-BOOST_AUTO_TEST_CASE(bad_values_fail, *boost::unit_test::precondition(HasBinary{})) {
+BOOST_AUTO_TEST_CASE(bad_values_fail, *boost::unit_test::precondition(HasGradstackBinary{})) {
     const std::vector<std::pair<std::string, std::string>> bad = {
         {"--prompt-ids 1 --max-new-tokens 2 --sample --top-p 0", "top_p"},
         {"--prompt-ids 1 --max-new-tokens 2 --sample --top-p 1.5", "top_p"},
@@ -101,7 +75,7 @@ BOOST_AUTO_TEST_CASE(bad_values_fail, *boost::unit_test::precondition(HasBinary{
         {"--prompt-ids 99999 --max-new-tokens 2", "vocabulary"},
     };
     for (const auto& [args, word] : bad) {
-        Run r = run_cli(args);
+        CliRun r = run_generate(args);
         BOOST_TEST(r.exit_code != 0, args);
         BOOST_TEST(r.err.find("error") != std::string::npos, args << ": " << r.err);
         BOOST_TEST(r.err.find(word) != std::string::npos, args << ": " << r.err);

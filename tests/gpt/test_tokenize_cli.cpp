@@ -6,54 +6,27 @@
 #include <boost/test/unit_test.hpp>
 #include <sstream>
 
-#include "tests/gpt/tokenizer_helpers.h"
+#include "tests/gpt/cli_helpers.h"
 
 using namespace gradstack::test;
 
 namespace {
 
-struct Run {
-    int exit_code;
-    std::string out, err;
-};
-
-std::string read_all(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // Runs `gradstack tokenize ARGS` with `input` on its standard input.
-Run tokenize(const std::string& args, const std::string& input) {
-    TempDir dir;
-    write_text(dir.path / "in", input);
-    const std::string command = gradstack_bin().string() + " tokenize " + args + " < " +
-                                (dir.path / "in").string() + " > " + (dir.path / "out").string() +
-                                " 2> " + (dir.path / "err").string();
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_all(dir.path / "out"),
-            read_all(dir.path / "err")};
+CliRun tokenize(const std::string& args, const std::string& input) {
+    return run_cli("tokenize " + args, "", input);
 }
-
-struct HasBinary {
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result r(fs::exists(gradstack_bin()));
-        r.message() << "no gradstack binary at " << gradstack_bin() << " (set GRADSTACK_BIN)";
-        return r;
-    }
-};
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(tokenize_cli)
 
-BOOST_AUTO_TEST_CASE(encodes_and_decodes_lines, *boost::unit_test::precondition(HasBinary{})) {
+BOOST_AUTO_TEST_CASE(encodes_and_decodes_lines, *boost::unit_test::precondition(HasGradstackBinary{})) {
     for (const bool openai : {false, true}) {
         TempDir dir;
         write_tiny_tokenizer(dir.path, openai);
         const std::string tok = "--tokenizer " + dir.path.string();
-        Run r = tokenize(tok, "\" hehe aaa\"\n\"\"\n\"a<|endoftext|>\"\n");
+        CliRun r = tokenize(tok, "\" hehe aaa\"\n\"\"\n\"a<|endoftext|>\"\n");
         BOOST_TEST(r.exit_code == 0, r.err);
         // <|endoftext|> is text unless allowed: one token per byte here, no rule applies.
         BOOST_TEST(
@@ -68,10 +41,10 @@ BOOST_AUTO_TEST_CASE(encodes_and_decodes_lines, *boost::unit_test::precondition(
     }
 }
 
-BOOST_AUTO_TEST_CASE(gpt2_through_the_pipe, *boost::unit_test::precondition(HasBinary{}) *
+BOOST_AUTO_TEST_CASE(gpt2_through_the_pipe, *boost::unit_test::precondition(HasGradstackBinary{}) *
                                                 boost::unit_test::precondition(HasGpt2Vocab{})) {
     const std::string tok = "--tokenizer " + gpt2_vocab_dir().string();
-    Run r = tokenize(tok, "\"Hello world\"\n\"caf\\u00e9 \\ud83d\\ude00\"\n");
+    CliRun r = tokenize(tok, "\"Hello world\"\n\"caf\\u00e9 \\ud83d\\ude00\"\n");
     BOOST_TEST(r.exit_code == 0, r.err);
     const std::string expected_2 =
         nlohmann::json(gpt2().encode("caf\xC3\xA9 \xF0\x9F\x98\x80")).dump();
@@ -80,11 +53,11 @@ BOOST_AUTO_TEST_CASE(gpt2_through_the_pipe, *boost::unit_test::precondition(HasB
     BOOST_TEST(r.out == "\"Hello world\"\n");
 }
 
-BOOST_AUTO_TEST_CASE(bad_lines_name_the_line, *boost::unit_test::precondition(HasBinary{})) {
+BOOST_AUTO_TEST_CASE(bad_lines_name_the_line, *boost::unit_test::precondition(HasGradstackBinary{})) {
     TempDir dir;
     write_tiny_tokenizer(dir.path, false);
     const std::string tok = "--tokenizer " + dir.path.string();
-    Run r = tokenize(tok, "\"ok\"\nnot json\n\"never reached\"\n");
+    CliRun r = tokenize(tok, "\"ok\"\nnot json\n\"never reached\"\n");
     BOOST_TEST(r.exit_code != 0);
     BOOST_TEST(r.out == "[111,107]\n");  // the good line before the bad one was printed
     BOOST_TEST(r.err.find("line 2") != std::string::npos, r.err);
