@@ -5,20 +5,12 @@
 #include "autograd/dot.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "tests/test_util.h"
+
+using gradstack::testing::contains;
+using gradstack::testing::error_of;
 
 using namespace gradstack;
-
-namespace {
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(engine)
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tests/gpt/tokenizer_helpers.h"
+#include "tests/test_util.h"
 
 namespace gradstack::test {
 
@@ -44,9 +45,7 @@ inline CliRun run_cli(const std::string& args, const std::string& env = "",
             read_file_text(dir.path / "err")};
 }
 
-inline bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 struct HasGradstackBinary {
     boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {

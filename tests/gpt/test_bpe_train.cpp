@@ -12,26 +12,16 @@
 #include "gpt/tokenizer/train.h"
 #include "tensor/error.h"
 #include "tests/gpt/tokenizer_helpers.h"
+#include "tests/test_util.h"
+
+using gradstack::testing::contains;
+using gradstack::testing::error_of;
 
 using namespace gradstack;
 using namespace gradstack::test;
 using Merges = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
 
 gpt::BpeVocabulary train(const std::string& text, int64_t vocab_size, int64_t min_frequency = 1,
                          std::vector<std::string> special = {}) {

@@ -9,26 +9,16 @@
 #include "gpt/tokenizer/train.h"
 #include "tensor/error.h"
 #include "tests/gpt/tokenizer_helpers.h"
+#include "tests/test_util.h"
+
+using gradstack::testing::contains;
+using gradstack::testing::error_of;
 
 using namespace gradstack;
 using namespace gradstack::test;
 using Ids = std::vector<int64_t>;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
 
 // Text with many lines, repeated words and some non-ASCII, for a trained tokenizer to chew on.
 std::string sample_text(int lines, unsigned seed) {

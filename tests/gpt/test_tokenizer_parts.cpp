@@ -10,6 +10,10 @@
 #include "gpt/tokenizer/utf8.h"
 #include "tensor/error.h"
 #include "tests/gpt/tokenizer_helpers.h"
+#include "tests/test_util.h"
+
+using gradstack::testing::contains;
+using gradstack::testing::error_of;
 
 using namespace gradstack;
 using namespace gradstack::test;
@@ -19,21 +23,6 @@ using Ids = std::vector<int64_t>;
 namespace {
 
 const std::string kFFFD = "\xEF\xBF\xBD";
-
-// The message of the gradstack::Error that `f` throws ("" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
 
 }  // namespace
 

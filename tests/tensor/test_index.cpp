@@ -6,6 +6,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include "autograd/ops.h"
+#include "tests/test_util.h"
+
+using gradstack::testing::contains;
+using gradstack::testing::error_of;
 
 using namespace gradstack;
 
@@ -27,10 +31,6 @@ std::string message_of(const std::function<void()>& f) {
         return e.what();
     }
     return "(no throw)";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
 }
 
 }  // namespace

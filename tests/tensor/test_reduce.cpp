@@ -5,6 +5,10 @@
 #include <limits>
 
 #include "autograd/ops.h"
+#include "tests/test_util.h"
+
+using gradstack::testing::contains;
+using gradstack::testing::error_of;
 
 using namespace gradstack;
 
@@ -13,21 +17,6 @@ namespace {
 // x = arange(24) as (2, 3, 4): x[i, j, k] = 12 i + 4 j + k.
 Tensor x234(DType dtype = DType::f32) {
     return reshape(arange(24, dtype), {2, 3, 4});
-}
-
-// The message of the Error that f throws ("" when it does not throw).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
 }
 
 }  // namespace
