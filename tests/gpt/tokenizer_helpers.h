@@ -13,29 +13,18 @@
 #include <vector>
 
 #include "gpt/tokenizer/tokenizer.h"
+#include "tests/test_env.h"
 
 namespace gradstack::test {
 
 namespace fs = std::filesystem;
 
-// Tests run from ctest get these as environment variables; run by hand, build/bin/test_gpt finds
-// them relative to itself.
-inline fs::path exe_dir() {
-    return fs::read_symlink("/proc/self/exe").parent_path();
-}
-inline fs::path env_or(const char* name, const fs::path& fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? fs::path(v) : fallback;
-}
-inline fs::path source_dir() {
-    return env_or("GRADSTACK_SOURCE_DIR", exe_dir() / ".." / "..");
-}
+// Where the source tree, ../shared and the binary are (tests/test_env.h), as paths.
+inline fs::path source_dir() { return testing::source_dir(); }
 inline fs::path shared_dir() {
-    return env_or("GRADSTACK_SHARED_DIR", source_dir() / ".." / "shared");
+    return testing::env_or("GRADSTACK_SHARED_DIR", GRADSTACK_DEFAULT_SHARED_DIR);
 }
-inline fs::path gradstack_bin() {
-    return env_or("GRADSTACK_BIN", exe_dir() / "gradstack");
-}
+inline fs::path gradstack_bin() { return testing::gradstack_bin(); }
 
 // The GPT-2 vocabulary: the shared reference copy first, then the one scripts/setup.sh installs.
 inline fs::path gpt2_vocab_dir() {
