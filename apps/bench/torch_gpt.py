@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch side of `gradstack bench gpt`: GPT-2 written out in plain torch ops (the math of Hugging
-Face's GPT2LMHeadModel: Conv1D layout, gelu_new, pre-LN, tied head) with its own key/value cache
-loop (torch.cat of the cache every step, as Hugging Face does), run as a server so that its timings
-interleave with gradstack's. One command per line on stdin, one JSON line on stdout:
+"""PyTorch side of `gradstack bench gpt`: the GPT-2 of torch_common.py (plain torch ops, its own
+key/value cache), run as torch_common's server. Commands besides threads / run / quit:
     threads N                          -> {"ok": true}
     model VOCAB POS EMBD LAYER HEAD    -> {"ok": true}       random weights, seeded (torch RNG)
     prompt ID B T                      -> {"ok": true}       run ID: one forward of B x T tokens
@@ -13,15 +11,10 @@ interleave with gradstack's. One command per line on stdin, one JSON line on std
     quit
 Started with Debian's python3-torch on the OpenMP build of OpenBLAS, OMP_NUM_THREADS=2 (the fair
 baseline of /work/shared/BENCHMARKS.md). Without torch it answers {"skipped": reason}."""
-import json
-import math
 import sys
 import time
 
-
-def reply(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+from torch_common import build, forward, serve
 
 
 def vmhwm_kb():
@@ -32,121 +25,45 @@ def vmhwm_kb():
     return -1
 
 
-def build(torch, vocab, n_pos, C, n_layer, n_head):
-    """GPT-2's parameters, initialised in place as GPT-2 does (N(0, 0.02), c_proj scaled)."""
-    std, proj_std = 0.02, 0.02 / math.sqrt(2 * n_layer)
-
-    def normal(*shape, s=std):
-        return torch.empty(*shape).normal_(0, s)
-
-    p = {"wte": normal(vocab, C), "wpe": normal(n_pos, C), "layers": [],
-         "ln_f": (torch.ones(C), torch.zeros(C))}
-    for _ in range(n_layer):
-        p["layers"].append({
-            "ln_1": (torch.ones(C), torch.zeros(C)), "ln_2": (torch.ones(C), torch.zeros(C)),
-            "c_attn": (normal(C, 3 * C), torch.zeros(3 * C)),
-            "attn_proj": (normal(C, C, s=proj_std), torch.zeros(C)),
-            "c_fc": (normal(C, 4 * C), torch.zeros(4 * C)),
-            "mlp_proj": (normal(4 * C, C, s=proj_std), torch.zeros(C)),
-        })
-    return p
+state = {"params": None, "n_head": 0}
 
 
-def forward(torch, F, p, n_head, ids, past):
-    """logits (B, T, V) and the new cache [(k, v)] per layer, each (B, nh, P + T, hs)."""
-    B, T = ids.shape
-    P = 0 if past is None else past[0][0].shape[2]
-    C = p["wte"].shape[1]
-    hs = C // n_head
-    pos = torch.arange(P, P + T)
-    x = p["wte"][ids] + p["wpe"][pos]
-    causal = torch.ones(T, P + T, dtype=torch.bool).tril(P)
-    lowest = torch.finfo(torch.float32).min
-    presents = []
+def handle(torch, cmd, work):
+    if cmd[0] == "model":
+        vocab, n_pos, C, n_layer, n_head = map(int, cmd[1:6])
+        state["params"], state["n_head"] = build(torch, vocab, n_pos, C, n_layer, n_head), n_head
+        return {"ok": True}
+    params, n_head = state["params"], state["n_head"]
+    if cmd[0] == "prompt":
+        B, T = int(cmd[2]), int(cmd[3])
+        ids = torch.randint(0, params["wte"].shape[0], (B, T))
 
-    def conv1d(x, wb):  # Hugging Face's Conv1D: x @ W + b with W [in, out]
-        w, b = wb
-        return torch.addmm(b, x.view(-1, x.shape[-1]), w).view(*x.shape[:-1], w.shape[1])
+        def prompt(ids=ids):
+            start = time.perf_counter()
+            logits, _ = forward(torch, params, n_head, ids, None)
+            return {"seconds": time.perf_counter() - start,
+                    "tokens": logits[:, -1].argmax(-1).tolist()}
+        work[cmd[1]] = prompt
+        return {"ok": True}
+    if cmd[0] == "decode":
+        B, P, N = int(cmd[2]), int(cmd[3]), int(cmd[4])
+        ids = torch.randint(0, params["wte"].shape[0], (B, P))
 
-    for i, layer in enumerate(p["layers"]):
-        h = F.layer_norm(x, (C,), *layer["ln_1"], 1e-5)
-        q, k, v = conv1d(h, layer["c_attn"]).split(C, dim=2)
-        q, k, v = (t.view(B, T, n_head, hs).transpose(1, 2) for t in (q, k, v))
-        if past is not None:
-            k = torch.cat((past[i][0], k), dim=-2)
-            v = torch.cat((past[i][1], v), dim=-2)
-        presents.append((k, v))
-        att = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hs)
-        att = torch.where(causal, att, torch.tensor(lowest))
-        att = torch.softmax(att, dim=-1)
-        y = torch.matmul(att, v).transpose(1, 2).contiguous().view(B, T, C)
-        x = x + conv1d(y, layer["attn_proj"])
-        h = F.layer_norm(x, (C,), *layer["ln_2"], 1e-5)
-        h = conv1d(F.gelu(conv1d(h, layer["c_fc"]), approximate="tanh"), layer["mlp_proj"])
-        x = x + h
-    x = F.layer_norm(x, (C,), *p["ln_f"], 1e-5)
-    return torch.matmul(x, p["wte"].t()), presents
-
-
-def main():
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError as e:
-        print(f"torch_gpt.py: PyTorch is not installed ({e}); skipping it", file=sys.stderr)
-        reply({"skipped": f"PyTorch is not installed: {e}"})
-        return 0
-    torch.manual_seed(0)
-    torch.set_grad_enabled(False)
-    reply({"version": torch.__version__})
-    params, n_head, work = None, 0, {}
-    for line in sys.stdin:
-        cmd = line.split()
-        if not cmd:
-            continue
-        if cmd[0] == "quit":
-            break
-        if cmd[0] == "threads":
-            torch.set_num_threads(int(cmd[1]))
-            reply({"ok": True})
-        elif cmd[0] == "model":
-            vocab, n_pos, C, n_layer, n_head = map(int, cmd[1:6])
-            params = build(torch, vocab, n_pos, C, n_layer, n_head)
-            reply({"ok": True})
-        elif cmd[0] == "prompt":
-            B, T = int(cmd[2]), int(cmd[3])
-            ids = torch.randint(0, params["wte"].shape[0], (B, T))
-
-            def prompt(ids=ids):
-                start = time.perf_counter()
-                logits, _ = forward(torch, F, params, n_head, ids, None)
-                return time.perf_counter() - start, logits[:, -1].argmax(-1).tolist()
-            work[cmd[1]] = prompt
-            reply({"ok": True})
-        elif cmd[0] == "decode":
-            B, P, N = int(cmd[2]), int(cmd[3]), int(cmd[4])
-            ids = torch.randint(0, params["wte"].shape[0], (B, P))
-
-            def decode(ids=ids, N=N):
-                logits, past = forward(torch, F, params, n_head, ids, None)
-                start = time.perf_counter()
-                tokens = []
-                for _ in range(N):
-                    nxt = logits[:, -1].argmax(-1, keepdim=True)  # (B, 1), greedy
-                    tokens.append(nxt[0, 0].item())
-                    logits, past = forward(torch, F, params, n_head, nxt, past)
-                return time.perf_counter() - start, tokens
-            work[cmd[1]] = decode
-            reply({"ok": True})
-        elif cmd[0] == "run":
-            seconds, tokens = work[cmd[1]]()
-            reply({"seconds": seconds, "tokens": tokens})
-        elif cmd[0] == "memory":
-            reply({"vmhwm_kb": vmhwm_kb()})
-        else:
-            reply({"error": f"unknown command {cmd[0]}"})
-    return 0
+        def decode(ids=ids, N=N):
+            logits, past = forward(torch, params, n_head, ids, None)
+            start = time.perf_counter()
+            tokens = []
+            for _ in range(N):
+                nxt = logits[:, -1].argmax(-1, keepdim=True)  # (B, 1), greedy
+                tokens.append(nxt[0, 0].item())
+                logits, past = forward(torch, params, n_head, nxt, past)
+            return {"seconds": time.perf_counter() - start, "tokens": tokens}
+        work[cmd[1]] = decode
+        return {"ok": True}
+    if cmd[0] == "memory":
+        return {"vmhwm_kb": vmhwm_kb()}
+    return {"error": f"unknown command {cmd[0]}"}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve("torch_gpt.py", handle))
