@@ -165,4 +165,15 @@ BOOST_AUTO_TEST_CASE(ctrl_c_saves_a_checkpoint_and_exits) {
     BOOST_CHECK_NO_THROW(load_pretrained((out.path / "run").string()));
 }
 
+BOOST_AUTO_TEST_CASE(bench_train_times_a_step, *boost::unit_test::precondition(test::HasGradstackBinary{})) {
+    // One recipe step at batch 1, gradstack only: the benchmark runs and prints its row.
+    test::CliRun r = test::run_cli("bench train --workloads recipe --recipe-batch 1 --reps 1 "
+                                   "--warmup 0 --threads 1 --no-torch");
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(test::contains(r.out, "recipe       1.7M"), r.out);
+    r = test::run_cli("bench train --workloads gpt3 --no-torch");
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(test::contains(r.err, "unknown workload 'gpt3'"), r.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
