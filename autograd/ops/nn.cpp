@@ -1,8 +1,8 @@
 // Differentiable neural-net primitives: checks, the fused forward kernel, and the fused backward
 // right below it. Saved state is what the backward kernel needs: the output for softmax, mean and
 // rstd for layer norm, the per-row log-sum-exp for cross-entropy and attention, and only
-// (seed, counter) for dropout masks, which are regenerated. Read next: tensor/kernels/nn.h, tensor/cpu/softmax.cpp,
-// tensor/cpu/attention.cpp.
+// (seed, counter) for dropout masks, which are regenerated.
+// Read next: tensor/kernels/nn.h, tensor/cpu/softmax.cpp, tensor/cpu/attention.cpp.
 #include "autograd/ops/nn.h"
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // Differentiable neural-net primitives with fused kernels: softmax, log_softmax, layer_norm,
-// cross_entropy, dropout and causal scaled-dot-product attention. These are where GPT-2 spends its non-matmul time, so each has a
-// hand-written backward (tensor/kernels/nn.h) instead of a composition of elementwise ops.
+// cross_entropy, dropout and causal scaled-dot-product attention. These are where GPT-2 spends
+// its non-matmul time, so each has a hand-written backward (tensor/kernels/nn.h) instead of a
+// composition of elementwise ops.
 // Their backwards are not themselves differentiable (no second derivatives).
 #pragma once
 

@@ -121,7 +121,8 @@ CausalSelfAttention::Output CausalSelfAttention::forward(const Tensor& x,
 
     Tensor mask;
     if (attention_mask.defined()) {
-        check(attention_mask.dim() == 2 && attention_mask.size(0) == B && attention_mask.size(1) == S,
+        check(attention_mask.dim() == 2 && attention_mask.size(0) == B &&
+                  attention_mask.size(1) == S,
               "[attention] attention_mask must be (B={}, past + T={}), got {}", B, S,
               shape_str(attention_mask.shape()));
         mask = additive_attention_mask(attention_mask, q.dtype());  // (B, 1, 1, S)
@@ -129,10 +130,11 @@ CausalSelfAttention::Output CausalSelfAttention::forward(const Tensor& x,
     // Attention dropout as the Dropout module would apply it: in training mode, from its
     // generator (the default one when it has none).
     const bool drop = attn_dropout_->is_training() && attn_dropout_->p() > 0;
-    Generator* gen = attn_dropout_->generator() ? attn_dropout_->generator() : &default_generator();
+    Generator* gen = attn_dropout_->generator();
+    if (!gen) gen = &default_generator();
     Tensor y = scaled_dot_product_attention(q, k, v, mask, drop ? attn_dropout_->p() : 0.0,
                                             drop ? gen : nullptr);  // (B, nh, T, hs)
-    y = reshape(permute(y, {0, 2, 1, 3}), {B, T, C});              // (B, T, C)
+    y = reshape(permute(y, {0, 2, 1, 3}), {B, T, C});  // (B, T, C)
     y = resid_dropout_->forward(c_proj->forward(y));
     return {y, present};
 }

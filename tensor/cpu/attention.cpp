@@ -49,7 +49,7 @@ struct Strided4 {
 template <class T>
 struct Problem {
     int64_t B, H, Tq, S, hs;  // Tq: the query count T (T is the element type)
-    int64_t ld;  // S rounded up to kCols: the row length of the packed and row buffers
+    int64_t ld;               // S rounded up to kCols: the row length of the packed and row buffers
     Strided4<T> q, k, v, gout, mask;
     bool masked;
     T root;  // sqrt(hs): the scores are divided by it, as the composition does
@@ -86,7 +86,8 @@ void pack_transposed(const Problem<T>& pr, const Strided4<T>& x, int64_t b, int6
         const T* xr = x.row(b, h, j);
         for (int64_t d = 0; d < pr.hs; ++d) xt[d * pr.ld + j] = xr[d * x.s[3]];
     }
-    for (int64_t d = 0; d < pr.hs; ++d) std::fill(xt + d * pr.ld + pr.S, xt + (d + 1) * pr.ld, T(0));
+    for (int64_t d = 0; d < pr.hs; ++d)
+        std::fill(xt + d * pr.ld + pr.S, xt + (d + 1) * pr.ld, T(0));
 }
 
 // a[r * hs + d] = x[b, h, i0 + r, d] for r < R; rows R..kRows-1 are zero.
@@ -154,20 +155,34 @@ void tile_accumulate(T* xt, const T* a, const T* p, int64_t hs, int64_t ld, int6
 }
 
 // f[j] = keep / (1 - p) for j < n: elements e0 .. e0 + n - 1 of the (B, nh, T, S) dropout mask,
-// element e reading word e % 4 of Philox block counter + e / 4, as cpu/dropout.cpp does.
+// element e reading word e % 4 of Philox block counter + e / 4, as cpu/dropout.cpp does. The
+// words are tested a word index at a time (vectorised), then interleaved into element order with
+// scalar stores straight into f: staging them in a buffer that is then read with vector loads
+// stalls on store forwarding and cost as much as the Philox rounds.
 template <class T>
 void keep_factors(const Problem<T>& pr, uint64_t e0, int64_t n, T* f) {
     if (n == 0) return;
     const uint64_t first = e0 / 4, last = (e0 + n - 1) / 4;
-    uint32_t w[4][kPhiloxLanes];
+    alignas(64) uint32_t w[4][kPhiloxLanes];
+    alignas(64) T by_word[4][kPhiloxLanes];
     for (uint64_t blk = first; blk <= last; blk += kPhiloxLanes) {
         philox_lanes(pr.seed, pr.counter + blk, w);
-        for (int64_t l = 0; l < kPhiloxLanes; ++l)
-            for (int64_t k = 0; k < 4; ++k) {
-                // Two's complement: an element just before e0 in the first block gives j < 0.
-                const int64_t j = static_cast<int64_t>((blk + l) * 4 + k - e0);
-                if (j >= 0 && j < n) f[j] = (w[k][l] >> 8) >= pr.threshold ? pr.keep_scale : T(0);
-            }
+        for (int64_t k = 0; k < 4; ++k)
+#pragma omp simd
+            for (int64_t l = 0; l < kPhiloxLanes; ++l)
+                by_word[k][l] = (w[k][l] >> 8) >= pr.threshold ? pr.keep_scale : T(0);
+        // These 16 blocks hold elements 4 blk .. 4 blk + 63, i.e. f[start ..].
+        const int64_t start = static_cast<int64_t>(4 * blk) - static_cast<int64_t>(e0);
+        if (start >= 0 && start + 4 * kPhiloxLanes <= n) {
+            for (int64_t l = 0; l < kPhiloxLanes; ++l)
+                for (int64_t k = 0; k < 4; ++k) f[start + 4 * l + k] = by_word[k][l];
+        } else {  // the row's first or last group: only part of it is in the row
+            for (int64_t l = 0; l < kPhiloxLanes; ++l)
+                for (int64_t k = 0; k < 4; ++k) {
+                    const int64_t j = start + 4 * l + k;
+                    if (j >= 0 && j < n) f[j] = by_word[k][l];
+                }
+        }
     }
 }
 
@@ -383,8 +398,8 @@ Problem<T> make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const
           shape_str(k.shape()), shape_str(v.shape()));
     Problem<T> pr{};
     pr.B = q.size(0), pr.H = q.size(1), pr.Tq = q.size(2), pr.hs = q.size(3), pr.S = k.size(2);
-    check(k.shape() == v.shape() && k.size(0) == pr.B && k.size(1) == pr.H &&
-              k.size(3) == pr.hs && pr.S >= pr.Tq && pr.hs > 0,
+    check(k.shape() == v.shape() && k.size(0) == pr.B && k.size(1) == pr.H && k.size(3) == pr.hs &&
+              pr.S >= pr.Tq && pr.hs > 0,
           "[attention] q {} needs k and v of one shape (B, nh, S, hs) with S >= T and hs > 0, "
           "got k {} and v {}",
           shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));

@@ -1,7 +1,7 @@
 // Raw fused kernels for the neural-net primitives that GPT-2 spends its time in: softmax and
-// log_softmax, layer norm, cross-entropy, dropout and causal attention, each with a fused backward. Outputs are
-// fresh tensors made by the caller (autograd/ops/nn.cpp, which also checks shapes and dtypes);
-// inputs may have any layout. Float32 and float64.
+// log_softmax, layer norm, cross-entropy, dropout and causal attention, each with a fused
+// backward. Outputs are fresh tensors made by the caller (autograd/ops/nn.cpp, which also checks
+// shapes and dtypes); inputs may have any layout. Float32 and float64.
 // Read next: cpu/softmax.cpp, cpu/layer_norm.cpp, cpu/cross_entropy.cpp, cpu/dropout.cpp,
 // cpu/attention.cpp.
 #pragma once

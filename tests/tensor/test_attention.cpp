@@ -89,12 +89,13 @@ void check_against_composition(int64_t B, int64_t nh, int64_t T, int64_t S, int6
         Tensor k = randn({B, nh, S, hs}, DType::f64, &gen);
         Tensor v = randn({B, nh, S, hs}, DType::f64, &gen);
         Tensor w = randn({B, nh, T, hs}, DType::f64, &gen);
-        Result fused = run([&](const Tensor& a, const Tensor& b, const Tensor& c) {
-            return scaled_dot_product_attention(a, b, c, mask);
-        }, q, k, v, w);
-        Result composed = run([&](const Tensor& a, const Tensor& b, const Tensor& c) {
-            return composed_attention(a, b, c, mask);
-        }, q, k, v, w);
+        Result fused =
+            run([&](const Tensor& a, const Tensor& b,
+                    const Tensor& c) { return scaled_dot_product_attention(a, b, c, mask); },
+                q, k, v, w);
+        Result composed = run([&](const Tensor& a, const Tensor& b,
+                                  const Tensor& c) { return composed_attention(a, b, c, mask); },
+                              q, k, v, w);
         check_same_results(fused, composed, 1e-10);
     }
 }
@@ -117,8 +118,8 @@ BOOST_AUTO_TEST_CASE(matches_the_composition_in_float64) {
         check_against_composition(2, 3, 5, 5, hs);
         check_against_composition(2, 3, 5, 8, hs);  // a cache of 3 earlier positions
     }
-    check_against_composition(1, 2, 1, 9, 8);       // decoding one token
-    check_against_composition(2, 1, 37, 41, 8);     // more than one tile of keys and rows
+    check_against_composition(1, 2, 1, 9, 8);    // decoding one token
+    check_against_composition(2, 1, 37, 41, 8);  // more than one tile of keys and rows
 }
 
 BOOST_AUTO_TEST_CASE(padding_mask_with_fully_padded_rows) {
@@ -127,8 +128,8 @@ BOOST_AUTO_TEST_CASE(padding_mask_with_fully_padded_rows) {
     // every key whose score is lowest: the padded visible keys (score + lowest rounds to lowest)
     // and the real future ones (lowest + 0), while padded future keys drop out (-inf).
     const Tensor m5 = padding_mask({{0, 0, 0, 0, 0}, {1, 1, 1, 0, 0}}, DType::f64);
-    const Tensor m8 = padding_mask({{0, 0, 0, 0, 1, 0, 0, 0}, {1, 1, 1, 1, 1, 0, 0, 0}},
-                                   DType::f64);
+    const Tensor m8 =
+        padding_mask({{0, 0, 0, 0, 1, 0, 0, 0}, {1, 1, 1, 1, 1, 0, 0, 0}}, DType::f64);
     for (int64_t hs : {1, 8, 64}) {
         check_against_composition(2, 3, 5, 5, hs, m5);
         check_against_composition(2, 3, 5, 8, hs, m8);
@@ -141,14 +142,14 @@ BOOST_AUTO_TEST_CASE(padding_mask_with_fully_padded_rows) {
     // The fully padded rows are finite and uniform over the keys whose score is lowest.
     Tensor q = randn({2, 1, 5, 4}, DType::f32, &gen), k = randn({2, 1, 5, 4}, DType::f32, &gen);
     Tensor v = randn({2, 1, 5, 4}, DType::f32, &gen);
-    Tensor out = scaled_dot_product_attention(q, k, v, padding_mask({{0, 0, 0, 0, 0},
-                                                                     {1, 1, 1, 0, 0}},
-                                                                    DType::f32));
+    Tensor out = scaled_dot_product_attention(
+        q, k, v, padding_mask({{0, 0, 0, 0, 0}, {1, 1, 1, 0, 0}}, DType::f32));
     // Query 0 of batch 1 sees key 0 (padded: lowest) and, in the future, keys 1, 2 (padded and
     // future: -inf, dropped) and 3, 4 (real, future: lowest): the mean of v's keys 0, 3 and 4.
-    Tensor want = (select(select(select(v, 0, 1), 0, 0), 0, 0) +
-                   select(select(select(v, 0, 1), 0, 0), 0, 3) +
-                   select(select(select(v, 0, 1), 0, 0), 0, 4)) / 3.0;
+    Tensor want =
+        (select(select(select(v, 0, 1), 0, 0), 0, 0) + select(select(select(v, 0, 1), 0, 0), 0, 3) +
+         select(select(select(v, 0, 1), 0, 0), 0, 4)) /
+        3.0;
     BOOST_TEST(max_abs_diff(select(select(select(out, 0, 1), 0, 0), 0, 0), want) < 1e-6);
 }
 
@@ -173,11 +174,13 @@ BOOST_AUTO_TEST_CASE(strided_inputs_match_contiguous_ones) {
     };
     Tensor unused = zeros({1}, DType::f64);
     Result fused = run(attend_with([](const Tensor& q, const Tensor& k, const Tensor& v) {
-        return scaled_dot_product_attention(q, k, v);
-    }), qkv, cache, unused, w);
+                           return scaled_dot_product_attention(q, k, v);
+                       }),
+                       qkv, cache, unused, w);
     Result composed = run(attend_with([](const Tensor& q, const Tensor& k, const Tensor& v) {
-        return composed_attention(q, k, v, Tensor());
-    }), qkv, cache, unused, w);
+                              return composed_attention(q, k, v, Tensor());
+                          }),
+                          qkv, cache, unused, w);
     BOOST_TEST(max_abs_diff(fused.out, composed.out) <= 1e-10);
     BOOST_TEST(max_abs_diff(fused.gq, composed.gq) <= 1e-10);  // d qkv
     BOOST_TEST(max_abs_diff(fused.gk, composed.gk) <= 1e-10);  // d cache
@@ -188,16 +191,21 @@ BOOST_AUTO_TEST_CASE(dropout_draws_the_composition_mask) {
     // dropout(softmax(scores)) keeps, and reserves the same counters.
     for (int64_t S : {6, 9}) {
         Generator init(5);
-        Tensor q = randn({2, 3, 6, 8}, DType::f64, &init), k = randn({2, 3, S, 8}, DType::f64, &init);
-        Tensor v = randn({2, 3, S, 8}, DType::f64, &init), w = randn({2, 3, 6, 8}, DType::f64, &init);
+        Tensor q = randn({2, 3, 6, 8}, DType::f64, &init),
+               k = randn({2, 3, S, 8}, DType::f64, &init);
+        Tensor v = randn({2, 3, S, 8}, DType::f64, &init),
+               w = randn({2, 3, 6, 8}, DType::f64, &init);
         Generator g1(77), g2(77);
         g1.set_counter(13), g2.set_counter(13);  // a counter base not aligned to anything
-        Result fused = run([&](const Tensor& a, const Tensor& b, const Tensor& c) {
-            return scaled_dot_product_attention(a, b, c, Tensor(), 0.25, &g1);
-        }, q, k, v, w);
-        Result composed = run([&](const Tensor& a, const Tensor& b, const Tensor& c) {
-            return composed_attention(a, b, c, Tensor(), 0.25, &g2);
-        }, q, k, v, w);
+        Result fused = run(
+            [&](const Tensor& a, const Tensor& b, const Tensor& c) {
+                return scaled_dot_product_attention(a, b, c, Tensor(), 0.25, &g1);
+            },
+            q, k, v, w);
+        Result composed =
+            run([&](const Tensor& a, const Tensor& b,
+                    const Tensor& c) { return composed_attention(a, b, c, Tensor(), 0.25, &g2); },
+                q, k, v, w);
         check_same_results(fused, composed, 1e-10);
         BOOST_TEST(g1.counter() == g2.counter());
         BOOST_TEST(g1.counter() == 13 + kernels::dropout_blocks(2 * 3 * 6 * S));
@@ -210,7 +218,8 @@ BOOST_AUTO_TEST_CASE(dropout_keep_rate_and_seeding) {
     const int64_t B = 2, nh = 4, T = 64, hs = 64;
     const double p = 0.3;
     Generator init(9);
-    Tensor q = randn({B, nh, T, hs}, DType::f32, &init), k = randn({B, nh, T, hs}, DType::f32, &init);
+    Tensor q = randn({B, nh, T, hs}, DType::f32, &init),
+           k = randn({B, nh, T, hs}, DType::f32, &init);
     std::vector<float> identity(T * T, 0.0f);
     for (int64_t i = 0; i < T; ++i) identity[i * T + i] = 1.0f;
     Tensor v = contiguous(expand(from_vector<float>(identity, {1, 1, T, T}), {B, nh, T, T}));
@@ -291,11 +300,14 @@ BOOST_AUTO_TEST_CASE(bad_input_throws) {
     BOOST_TEST(msg(q, k, v, zeros({2, 1, 1, 7})).find("(2, 1, 1, 7)") != std::string::npos);
     BOOST_TEST(msg(q, k, v, zeros({2, 1, 1, 6}, DType::f64)).find("float64") != std::string::npos);
     BOOST_TEST(msg(q, to_dtype(k, DType::f64), v).find("float64") != std::string::npos);
-    BOOST_TEST(message_of([&] { scaled_dot_product_attention(q, k, v, Tensor(), 1.0); })
-                   .find("dropout_p") != std::string::npos);
+    BOOST_TEST(message_of([&] {
+                   scaled_dot_product_attention(q, k, v, Tensor(), 1.0);
+               }).find("dropout_p") != std::string::npos);
     // A failed call does not move the generator.
     Generator gen(1);
-    message_of([&] { scaled_dot_product_attention(q, randn({2, 3, 4, 8}), v, Tensor(), 0.5, &gen); });
+    message_of([&] {
+        scaled_dot_product_attention(q, randn({2, 3, 4, 8}), v, Tensor(), 0.5, &gen);
+    });
     BOOST_TEST(gen.counter() == 0u);
 }
 
