@@ -79,12 +79,17 @@ struct Workspace {
     }
 };
 
-// xt[d * ld + j] = x[b, h, j, d] for j < S, zero for S <= j < ld.
+// xt[d * ld + j] = x[b, h, j, d] for j < S, zero for S <= j < ld. Keys go kCols at a time, so
+// the kCols source rows stay in L1 while every d writes one contiguous run.
 template <class T>
 void pack_transposed(const Problem<T>& pr, const Strided4<T>& x, int64_t b, int64_t h, T* xt) {
-    for (int64_t j = 0; j < pr.S; ++j) {
-        const T* xr = x.row(b, h, j);
-        for (int64_t d = 0; d < pr.hs; ++d) xt[d * pr.ld + j] = xr[d * x.s[3]];
+    const int64_t step = x.s[3];
+    for (int64_t j0 = 0; j0 < pr.S; j0 += kCols) {
+        const int64_t j1 = std::min(j0 + kCols, pr.S);
+        for (int64_t d = 0; d < pr.hs; ++d) {
+            T* dst = xt + d * pr.ld;
+            for (int64_t j = j0; j < j1; ++j) dst[j] = x.row(b, h, j)[d * step];
+        }
     }
     for (int64_t d = 0; d < pr.hs; ++d)
         std::fill(xt + d * pr.ld + pr.S, xt + (d + 1) * pr.ld, T(0));
@@ -118,24 +123,57 @@ void tile_times(const T* a, const T* xt, int64_t hs, int64_t ld, int64_t n, T* c
     }
 }
 
+// Head dims are taken kDims at a time by the two kernels below, so that each load of the row
+// weights p serves kDims head dims (at head size 64 these loops, not the exps, are the cost).
+constexpr int64_t kDims = 4;
+
+// Dims d0 .. d0 + D - 1 of tile_dot.
+template <int64_t D, class T>
+void tile_dot_dims(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t nr, int64_t d0, T* c) {
+    constexpr int64_t kL = 8;  // lanes per accumulator; nr is a multiple of kCols, so of kL
+    T acc[kRows][D][kL] = {};
+    for (int64_t j0 = 0; j0 < nr; j0 += kL)
+        for (int64_t r = 0; r < kRows; ++r)
+            for (int64_t e = 0; e < D; ++e) {
+                const T* x = xt + (d0 + e) * ld + j0;
+                const T* pr = p + r * ld + j0;
+#pragma omp simd
+                for (int64_t l = 0; l < kL; ++l) acc[r][e][l] += pr[l] * x[l];
+            }
+    for (int64_t r = 0; r < kRows; ++r)
+        for (int64_t e = 0; e < D; ++e) {
+            T sum = 0;
+            for (int64_t l = 0; l < kL; ++l) sum += acc[r][e][l];
+            c[r * hs + d0 + e] = sum;
+        }
+}
+
 // c[r * hs + d] = sum_{j < n} p[r * ld + j] xt[d * ld + j]: a (kRows, n) block of row weights
 // times the packed block transposed (out = P' v, dq = dS k). p must be zero from n up to
 // round_up(n, kCols).
 template <class T>
 void tile_dot(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t n, T* c) {
     const int64_t nr = round_up(n, kCols);
-    for (int64_t d = 0; d < hs; ++d) {
-        const T* x = xt + d * ld;
-        T acc[kRows][kCols] = {};
-        for (int64_t j0 = 0; j0 < nr; j0 += kCols)
-            for (int64_t r = 0; r < kRows; ++r)
+    int64_t d = 0;
+    for (; d + kDims <= hs; d += kDims) tile_dot_dims<kDims>(p, xt, hs, ld, nr, d, c);
+    for (; d < hs; ++d) tile_dot_dims<1>(p, xt, hs, ld, nr, d, c);
+}
+
+// Dims d0 .. d0 + D - 1 of tile_accumulate.
+template <int64_t D, class T>
+void tile_accumulate_dims(T* xt, const T* a, const T* p, int64_t hs, int64_t ld, int64_t nr,
+                          int64_t d0) {
+    static_assert(kRows == 4, "tile_accumulate is written out for 4 rows");
+    const T *p0 = p, *p1 = p + ld, *p2 = p + 2 * ld, *p3 = p + 3 * ld;
+    T a0[D], a1[D], a2[D], a3[D];
+    for (int64_t e = 0; e < D; ++e)
+        a0[e] = a[d0 + e], a1[e] = a[hs + d0 + e], a2[e] = a[2 * hs + d0 + e],
+        a3[e] = a[3 * hs + d0 + e];
 #pragma omp simd
-                for (int64_t l = 0; l < kCols; ++l) acc[r][l] += p[r * ld + j0 + l] * x[j0 + l];
-        for (int64_t r = 0; r < kRows; ++r) {
-            T sum = 0;
-            for (int64_t l = 0; l < kCols; ++l) sum += acc[r][l];
-            c[r * hs + d] = sum;
-        }
+    for (int64_t j = 0; j < nr; ++j) {
+        const T q0 = p0[j], q1 = p1[j], q2 = p2[j], q3 = p3[j];
+        for (int64_t e = 0; e < D; ++e)
+            xt[(d0 + e) * ld + j] += a0[e] * q0 + a1[e] * q1 + a2[e] * q2 + a3[e] * q3;
     }
 }
 
@@ -143,15 +181,10 @@ void tile_dot(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t n, T* c) 
 // products that accumulate a head's dk (from q and dS) and dv (from dout and P').
 template <class T>
 void tile_accumulate(T* xt, const T* a, const T* p, int64_t hs, int64_t ld, int64_t n) {
-    static_assert(kRows == 4, "tile_accumulate is written out for 4 rows");
     const int64_t nr = round_up(n, kCols);
-    const T *p0 = p, *p1 = p + ld, *p2 = p + 2 * ld, *p3 = p + 3 * ld;
-    for (int64_t d = 0; d < hs; ++d) {
-        T* x = xt + d * ld;
-        const T a0 = a[d], a1 = a[hs + d], a2 = a[2 * hs + d], a3 = a[3 * hs + d];
-#pragma omp simd
-        for (int64_t j = 0; j < nr; ++j) x[j] += a0 * p0[j] + a1 * p1[j] + a2 * p2[j] + a3 * p3[j];
-    }
+    int64_t d = 0;
+    for (; d + kDims <= hs; d += kDims) tile_accumulate_dims<kDims>(xt, a, p, hs, ld, nr, d);
+    for (; d < hs; ++d) tile_accumulate_dims<1>(xt, a, p, hs, ld, nr, d);
 }
 
 // f[j] = keep / (1 - p) for j < n: elements e0 .. e0 + n - 1 of the (B, nh, T, S) dropout mask,
@@ -336,13 +369,15 @@ void run(const Problem<T>& pr, const Outputs<T>& o, bool backward) {
         for (int which = 0; which < 2; ++which) {
             T* dst = which == 0 ? o.dk : o.dv;
             if (!dst) continue;
-            for (int64_t j = j0; j < j1; ++j)
-                for (int64_t d = 0; d < pr.hs; ++d) {
-                    T sum = 0;
-                    for (Workspace<T>* w : from)
-                        sum += (which == 0 ? w->dkt : w->dvt)[d * pr.ld + j];
-                    dst[(bh * pr.S + j) * pr.hs + d] = sum;
-                }
+            // Keys kCols at a time, as in pack_transposed.
+            for (int64_t jb = j0; jb < j1; jb += kCols)
+                for (int64_t d = 0; d < pr.hs; ++d)
+                    for (int64_t j = jb; j < std::min(jb + kCols, j1); ++j) {
+                        T sum = 0;
+                        for (Workspace<T>* w : from)
+                            sum += (which == 0 ? w->dkt : w->dvt)[d * pr.ld + j];
+                        dst[(bh * pr.S + j) * pr.hs + d] = sum;
+                    }
         }
     };
     const double work = static_cast<double>(BH) * pr.Tq * pr.S * pr.hs;
