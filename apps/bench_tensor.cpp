@@ -197,7 +197,7 @@ void attention_table(const BenchFlags& flags, TorchServer& torch) {
     fmt::print(
         "\nfloat32 causal attention forward + backward, T = S = 256, dropout {}, ms (median of "
         "{} after {} warm-ups)\n  fused: scaled_dot_product_attention; composed: the same in "
-        "separate ops (gradstack before the fused op); ratio = engine / fused\n",
+        "separate ops\n  (gradstack before the fused op); ratio = engine / fused\n",
         kAttentionDropout, flags.reps, flags.warmup);
     fmt::print("{:>3} {:>3} {:>3} {:>3} | {:>8} {:>8} {:>8} | {:>8} {:>8}\n", "thr", "B", "nh",
                "hs", "fused", "composed", "torch", "composed", "torch");
