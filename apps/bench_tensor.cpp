@@ -1,12 +1,16 @@
 // `gradstack bench tensor`: float32 matmul GFLOP/s at GPT-2 shapes next to raw OpenBLAS, Eigen
-// and PyTorch, and GB/s of memory-bound ops next to the machine's copy bandwidth. Every figure is
-// a median after warm-ups, measured in this run, so the ratios are what to read.
+// and PyTorch, GB/s of memory-bound ops next to the machine's copy bandwidth, and causal attention
+// forward + backward, fused, against the materialised composition (ours and PyTorch's). Every
+// figure is a median after warm-ups, measured in this run, so the ratios are what to read.
 // Read next: apps/bench/torch_tensor.py (the PyTorch side), tensor/cpu/matmul.cpp.
 #include <cblas.h>
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 // GCC 12 reports false "may be used uninitialized" warnings inside its own AVX-512 intrinsics
 // when it inlines Eigen's float GEMM kernels; the pragma must precede the first include of them.
@@ -17,6 +21,7 @@
 #include "autograd/ops.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/kernels/linalg.h"
+#include "tensor/kernels/nn.h"
 
 namespace gradstack::apps {
 namespace {
@@ -168,7 +173,69 @@ void memory_table(const BenchFlags& flags, TorchServer& torch) {
     }
 }
 
-void run_tensor(const BenchFlags& flags) {
+// Attention forward + backward at the Tiny Shakespeare recipe's shape (head dim 8) and GPT-2
+// small's (head dim 64), T = S = 256, with the recipe's attention dropout 0.2: the fused op
+// against the composition it replaced (scores, causal where, softmax, dropout, matmul: every
+// (B, nh, T, T) tensor materialised, forward and backward) and against PyTorch 1.13's
+// composition (q @ k^T / sqrt, masked_fill, softmax, dropout, @ v, what a torch user of that
+// version runs: it has no fused CPU attention).
+struct AttentionShape {
+    int64_t B, nh, T, hs;
+};
+constexpr AttentionShape kAttentionShapes[] = {{32, 16, 256, 8}, {4, 12, 256, 64}};
+constexpr double kAttentionDropout = 0.2;
+
+Tensor composed_attention(const Tensor& q, const Tensor& k, const Tensor& v, Generator& gen) {
+    const int64_t T = q.size(2), hs = q.size(3);
+    Tensor scores = matmul(q, transpose(k, -2, -1)) / std::sqrt(static_cast<double>(hs));
+    Tensor causal = le(reshape(arange(T), {1, T}), reshape(arange(T), {T, 1}));
+    scores = where(causal, scores, scalar_like(scores, std::numeric_limits<float>::lowest()));
+    return matmul(dropout(softmax(scores, -1), kAttentionDropout, true, &gen), v);
+}
+
+void attention_table(const BenchFlags& flags, TorchServer& torch) {
+    fmt::print(
+        "\nfloat32 causal attention forward + backward, T = S = 256, dropout {}, ms (median of "
+        "{} after {} warm-ups)\n  fused: scaled_dot_product_attention; composed: the same in "
+        "separate ops\n  (gradstack before the fused op); ratio = engine / fused\n",
+        kAttentionDropout, flags.reps, flags.warmup);
+    fmt::print("{:>3} {:>3} {:>3} {:>3} | {:>8} {:>8} {:>8} | {:>8} {:>8}\n", "thr", "B", "nh",
+               "hs", "fused", "composed", "torch", "composed", "torch");
+    for (int threads : flags.threads) {
+        set_threads(threads);
+        if (torch.ok()) torch.ask(fmt::format("threads {}", threads));
+        for (const AttentionShape& a : kAttentionShapes) {
+            const Shape shape{a.B, a.nh, a.T, a.hs};
+            Tensor q0 = randn(shape), k0 = randn(shape), v0 = randn(shape), gy = randn(shape);
+            Generator gen(0);
+            // Fresh leaves per run, so gradients never accumulate across runs.
+            auto fwd_bwd = [&](bool fused) {
+                return timed([&, fused] {
+                    Tensor q = q0.detach().requires_grad_(), k = k0.detach().requires_grad_();
+                    Tensor v = v0.detach().requires_grad_();
+                    Tensor y = fused ? scaled_dot_product_attention(q, k, v, Tensor(),
+                                                                    kAttentionDropout, &gen)
+                                     : composed_attention(q, k, v, gen);
+                    y.backward(gy);
+                });
+            };
+            std::vector<TimedRun> engines{fwd_bwd(true), fwd_bwd(false)};
+            if (torch.ok()) {
+                torch.ask(fmt::format("attention attn {} {} {} {} {}", a.B, a.nh, a.T, a.hs,
+                                      kAttentionDropout));
+                engines.push_back(torch.run("attn"));
+            }
+            std::vector<double> s = median_seconds(engines, flags.reps, flags.warmup);
+            const double torch_s = torch.ok() ? s[2] : 0;
+            fmt::print("{:>3} {:>3} {:>3} {:>3} | {:>8.1f} {:>8.1f} {:>8} | {:>8.2f} {:>8}\n",
+                       threads, a.B, a.nh, a.hs, s[0] * 1e3, s[1] * 1e3,
+                       torch_s > 0 ? fmt::format("{:.1f}", torch_s * 1e3) : "-", s[1] / s[0],
+                       torch_s > 0 ? fmt::format("{:.2f}", torch_s / s[0]) : "-");
+        }
+    }
+}
+
+void run_tensor(const BenchFlags& flags, const std::vector<std::string>& tables) {
     fmt::print("gradstack bench tensor: threads {}, OpenBLAS {}\n", fmt::join(flags.threads, ","),
                openblas_get_config());
     TorchServer torch("torch_tensor.py");
@@ -179,18 +246,29 @@ void run_tensor(const BenchFlags& flags) {
             torch.hello()["version"].get<std::string>());
     else
         fmt::print("PyTorch: skipped ({})\n", torch.why());
-    matmul_table(flags, torch);
-    memory_table(flags, torch);
+    auto wanted = [&](const std::string& name) {
+        return std::find(tables.begin(), tables.end(), name) != tables.end();
+    };
+    if (wanted("matmul")) matmul_table(flags, torch);
+    if (wanted("memory")) memory_table(flags, torch);
+    if (wanted("attention")) attention_table(flags, torch);
 }
 
 void configure(CLI::App& command) {
     auto flags = std::make_shared<BenchFlags>();
+    auto tables = std::make_shared<std::vector<std::string>>(
+        std::vector<std::string>{"matmul", "memory", "attention"});
     add_bench_flags(command, *flags);
-    command.callback([flags] { run_tensor(*flags); });
+    command.add_option("--tables", *tables, "which tables to run")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"matmul", "memory", "attention"}))
+        ->capture_default_str();
+    command.callback([flags, tables] { run_tensor(*flags, *tables); });
 }
 
 const bool registered = register_benchmark(
-    {"tensor", "float32 matmul GFLOP/s and memory-bound op GB/s vs OpenBLAS, Eigen, PyTorch",
+    {"tensor",
+     "float32 matmul GFLOP/s, memory-bound op GB/s and attention ms vs OpenBLAS, Eigen, PyTorch",
      configure});
 
 }  // namespace

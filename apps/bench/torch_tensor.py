@@ -8,10 +8,13 @@ alike). It reads one command per line on stdin and answers one JSON line on stdo
     add ID ROWS COLS                 -> {"ok": true}         x, y [ROWS, COLS]
     softmax ID ROWS COLS             -> {"ok": true}         softmax of x [ROWS, COLS], last dim
     layer_norm ID ROWS COLS          -> {"ok": true}         layer_norm of x [ROWS, COLS], last dim
+    attention ID B NH T HS P         -> {"ok": true}         causal attention forward + backward
+                                                             of q, k, v [B, NH, T, HS], dropout P
     run ID                           -> {"seconds": s}       one timed torch.matmul(a, b) / x + y
 The C++ bench starts it with Debian's python3-torch on the OpenMP build of OpenBLAS
 (LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=2), the fair baseline
 of /work/shared/BENCHMARKS.md. Without torch it answers {"skipped": reason} and exits 0."""
+import math
 import sys
 
 from torch_common import serve, timed
@@ -34,6 +37,23 @@ def handle(torch, cmd, work):
         x, w, b = torch.randn(int(cmd[2]), cols), torch.randn(cols), torch.randn(cols)
         work[cmd[1]] = timed(
             lambda x=x, w=w, b=b: torch.nn.functional.layer_norm(x, (cols,), w, b))
+    elif cmd[0] == "attention":
+        B, nh, T, hs, p = int(cmd[2]), int(cmd[3]), int(cmd[4]), int(cmd[5]), float(cmd[6])
+        q, k, v, g = (torch.randn(B, nh, T, hs) for _ in range(4))
+        for t in (q, k, v):
+            t.requires_grad_()
+        causal = torch.ones(T, T, dtype=torch.bool).tril()
+        F = torch.nn.functional
+
+        def attention(q=q, k=k, v=v, g=g, causal=causal):
+            # nanoGPT's / Hugging Face's attention in torch 1.13: every (B, nh, T, T) tensor is
+            # materialised (1.13 has no fused attention on the CPU).
+            with torch.enable_grad():
+                att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)
+                att = att.masked_fill(~causal, float("-inf"))
+                att = F.dropout(F.softmax(att, dim=-1), p, training=True)
+                torch.autograd.grad(att @ v, (q, k, v), g)
+        work[cmd[1]] = timed(attention)
     else:
         return {"error": f"unknown command {cmd[0]}"}
     return {"ok": True}

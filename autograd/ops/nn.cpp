@@ -1,7 +1,8 @@
 // Differentiable neural-net primitives: checks, the fused forward kernel, and the fused backward
 // right below it. Saved state is what the backward kernel needs: the output for softmax, mean and
-// rstd for layer norm, the per-row log-sum-exp for cross-entropy, and only (seed, counter) for
-// dropout, whose mask is regenerated. Read next: tensor/kernels/nn.h, tensor/cpu/softmax.cpp.
+// rstd for layer norm, the per-row log-sum-exp for cross-entropy and attention, and only
+// (seed, counter) for dropout masks, which are regenerated.
+// Read next: tensor/kernels/nn.h, tensor/cpu/softmax.cpp, tensor/cpu/attention.cpp.
 #include "autograd/ops/nn.h"
 
 #include <algorithm>
@@ -162,6 +163,51 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
     Generator& g = gen ? *gen : default_generator();
     const uint64_t counter = g.advance(kernels::dropout_blocks(x.numel()));
     return dropout_with(x, p, g.seed(), counter);
+}
+
+// out = dropout(softmax(q k^T / sqrt(hs) + masks)) v, fused (tensor/cpu/attention.cpp). The
+// backward recomputes each row's probabilities from q, k and the saved per-row log-sum-exp, and
+// the dropout mask from (seed, counter), so nothing of size (B, nh, T, S) is kept.
+const Op op_attention{"scaled_dot_product_attention"};
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& additive_mask, double dropout_p,
+                                    Generator* gen) {
+    check(q.dim() == 4, "[scaled_dot_product_attention] q must be (B, nh, T, hs), got {}",
+          shape_str(q.shape()));
+    check(is_floating(q.dtype()),
+          "[scaled_dot_product_attention] expects float32 or float64 tensors, got {}", q.dtype());
+    for (const Tensor* t : {&k, &v, &additive_mask}) {
+        if (!t->defined()) continue;
+        check(t->device() == q.device(), "[scaled_dot_product_attention] inputs on {} and {}",
+              t->device(), q.device());
+    }
+    check(dropout_p >= 0 && dropout_p < 1,
+          "[scaled_dot_product_attention] dropout_p must be in [0, 1), got {}", dropout_p);
+    const bool drop = dropout_p > 0 && gen != nullptr;
+    const double p = drop ? dropout_p : 0;
+    // The mask's counters are taken from the generator only once the kernel has accepted the
+    // inputs, so a call that throws leaves the generator as it was.
+    const uint64_t seed = drop ? gen->seed() : 0, counter = drop ? gen->counter() : 0;
+    Tensor out = empty(q.shape(), q.dtype(), q.device());
+    Tensor lse = empty({q.size(0), q.size(1), q.size(2)}, q.dtype(), q.device());
+    kernels::attention_forward(out, lse, q, k, v, additive_mask, p, seed, counter);
+    if (drop) {
+        const int64_t scores = q.size(0) * q.size(1) * q.size(2) * k.size(2);  // B nh T S
+        gen->advance(kernels::dropout_blocks(scores));
+    }
+    const bool need_q = q.requires_grad(), need_k = k.requires_grad(), need_v = v.requires_grad();
+    return record(op_attention, {q, k, v, additive_mask}, out,
+                  [q, k, v, additive_mask, lse, p, seed, counter, need_q, need_k,
+                   need_v](const Tensor& gy) {
+                      auto grad_of = [](bool need, const Tensor& t) {
+                          return need ? empty(t.shape(), t.dtype(), t.device()) : Tensor();
+                      };
+                      Tensor gq = grad_of(need_q, q), gk = grad_of(need_k, k),
+                             gv = grad_of(need_v, v);
+                      kernels::attention_backward(gy, q, k, v, additive_mask, lse, p, seed,
+                                                  counter, gq, gk, gv);
+                      return grads{gq, gk, gv, Tensor()};  // the mask gets no gradient
+                  });
 }
 
 }  // namespace gradstack

@@ -1,6 +1,7 @@
 // Differentiable neural-net primitives with fused kernels: softmax, log_softmax, layer_norm,
-// cross_entropy and dropout. These are where GPT-2 spends its non-matmul time, so each has a
-// hand-written backward (tensor/kernels/nn.h) instead of a composition of elementwise ops.
+// cross_entropy, dropout and causal scaled-dot-product attention. These are where GPT-2 spends
+// its non-matmul time, so each has a hand-written backward (tensor/kernels/nn.h) instead of a
+// composition of elementwise ops.
 // Their backwards are not themselves differentiable (no second derivatives).
 #pragma once
 
@@ -42,5 +43,20 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
 // the process-wide generator), which it advances, and is the same for a given seed and counter
 // whatever the thread count; the backward applies the same mask. Throws unless 0 <= p < 1.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
+
+// Causal multi-head attention in one op, GPT-2's (Hugging Face's) composition without its
+// (B, nh, T, S) score tensors: q (B, nh, T, hs); k and v (B, nh, S, hs) with S >= T, the last T
+// keys being the queries' own positions (S > T: a cache of S - T earlier ones), so query i sees
+// keys j <= S - T + i. Returns (B, nh, T, hs):
+//   s = q k^T / sqrt(hs), the dtype's lowest finite value where key j is after query i
+//   s = s + additive_mask        (optional, broadcastable to (B, nh, T, S), e.g. the (B, 1, 1, S)
+//                                 of nn::additive_attention_mask; it gets no gradient)
+//   out = dropout(softmax(s, -1), dropout_p) v
+// Dropout runs only when dropout_p > 0 and `gen` is given; it reserves the generator's counters
+// that dropout(softmax(s)) would, and draws the same mask. Float32 or float64, any strides.
+// Throws for shapes, dtypes or devices that do not fit, or dropout_p outside [0, 1).
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& additive_mask = Tensor(),
+                                    double dropout_p = 0, Generator* gen = nullptr);
 
 }  // namespace gradstack

@@ -25,6 +25,7 @@ public:
     explicit Dropout(double p, Generator* gen = nullptr);
     Tensor forward(const Tensor& x) override;
     double p() const { return p_; }
+    Generator* generator() const { return gen_; }  // null: the default generator
 
 private:
     double p_;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/philox.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/kernels/nn.h"
 #include "tensor/random.h"
@@ -12,46 +13,7 @@
 namespace gradstack::cpu {
 namespace {
 
-// Philox-4x32-10 of kLanes consecutive counters at once: lane by lane exactly Generator::block
-// (tensor/random.cpp), written over arrays so that the compiler runs the lanes in vector
-// registers (one Generator::block call per 4 elements costs ~10x more than the rest of dropout).
-constexpr int64_t kLanes = 16;
-void philox_lanes(uint64_t seed, uint64_t counter, uint32_t (&out)[4][kLanes]) {
-    constexpr uint64_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57;
-    constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
-    constexpr uint64_t kLow = 0xFFFFFFFF;
-    // 32-bit words kept in 64-bit lanes, masked to their low half, so that each 32 x 32 -> 64
-    // bit product maps to one vector instruction (vpmuludq).
-    uint64_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
-    for (int64_t l = 0; l < kLanes; ++l) {
-        const uint64_t c = counter + static_cast<uint64_t>(l);
-        c0[l] = c & kLow;
-        c1[l] = c >> 32;
-        c2[l] = 0;
-        c3[l] = 0;
-    }
-    uint64_t k0 = seed & kLow, k1 = seed >> 32;
-    for (int round = 0; round < 10; ++round) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-            const uint64_t p0 = kMul0 * (c0[l] & kLow);
-            const uint64_t p1 = kMul1 * (c2[l] & kLow);
-            const uint64_t n0 = (p1 >> 32) ^ c1[l] ^ k0;
-            const uint64_t n2 = (p0 >> 32) ^ c3[l] ^ k1;
-            c1[l] = p1 & kLow;
-            c3[l] = p0 & kLow;
-            c0[l] = n0;
-            c2[l] = n2;
-        }
-        k0 = (k0 + kWeyl0) & kLow;
-        k1 = (k1 + kWeyl1) & kLow;
-    }
-    for (int64_t l = 0; l < kLanes; ++l) {
-        out[0][l] = static_cast<uint32_t>(c0[l]);
-        out[1][l] = static_cast<uint32_t>(c1[l]);
-        out[2][l] = static_cast<uint32_t>(c2[l]);
-        out[3][l] = static_cast<uint32_t>(c3[l]);
-    }
-}
+constexpr int64_t kLanes = kPhiloxLanes;
 
 template <class T>
 void dropout_impl(const Tensor& out, const Tensor& x_in, double p, uint64_t seed,
@@ -61,9 +23,7 @@ void dropout_impl(const Tensor& out, const Tensor& x_in, double p, uint64_t seed
     const int64_t n = x.numel();
     constexpr int64_t kGroup = 4 * kLanes;  // elements per philox_lanes call
     const int64_t groups = (n + kGroup - 1) / kGroup;
-    // The word's top 24 bits u = (w >> 8) / 2^24 are the uniform of random.h's uniform_float;
-    // keep when u >= p, i.e. when (w >> 8) >= ceil(p 2^24).
-    const uint32_t threshold = static_cast<uint32_t>(std::ceil(p * 0x1p24));
+    const uint32_t threshold = keep_threshold(p);
     const T scale = static_cast<T>(1.0 / (1.0 - p));
     const T* px = x.data<T>();
     T* po = oc.data<T>();

@@ -1,8 +1,9 @@
 // Raw fused kernels for the neural-net primitives that GPT-2 spends its time in: softmax and
-// log_softmax, layer norm, cross-entropy and dropout, each with a fused backward. Outputs are
-// fresh tensors made by the caller (autograd/ops/nn.cpp, which also checks shapes and dtypes);
-// inputs may have any layout. Float32 and float64.
-// Read next: cpu/softmax.cpp, cpu/layer_norm.cpp, cpu/cross_entropy.cpp, cpu/dropout.cpp.
+// log_softmax, layer norm, cross-entropy, dropout and causal attention, each with a fused
+// backward. Outputs are fresh tensors made by the caller (autograd/ops/nn.cpp, which also checks
+// shapes and dtypes); inputs may have any layout. Float32 and float64.
+// Read next: cpu/softmax.cpp, cpu/layer_norm.cpp, cpu/cross_entropy.cpp, cpu/dropout.cpp,
+// cpu/attention.cpp.
 #pragma once
 
 #include <cstdint>
@@ -70,5 +71,36 @@ inline constinit Dispatcher<void(const Tensor& out, const Tensor& x, double p, u
 inline uint64_t dropout_blocks(int64_t numel) {
     return static_cast<uint64_t>(numel + 3) / 4;
 }
+
+// --- causal scaled-dot-product attention, fused: the (B, nh, T, S) scores and probabilities are
+// never stored. q is (B, nh, T, hs); k and v are (B, nh, S, hs) with S >= T (keys 0..S-1 cover a
+// cache of S - T earlier positions): query i sits at position S - T + i and sees keys
+// j <= S - T + i. For each query row, in the dtype of q (Hugging Face's GPT-2 composition):
+//   s_ij  = q_i . k_j / sqrt(hs) where key j is visible, else lowest (the dtype's lowest finite)
+//   s_ij += mask_ij                      (mask: additive, broadcastable to (B, nh, T, S), q's
+//                                         dtype, or undefined: then only visible keys are read)
+//   P_ij  = softmax_j(s_ij) over all S keys
+//   P'_ij = P_ij * keep_ij / (1 - p)     (attention dropout; keep_ij = 1 when p = 0)
+//   out_i = sum_j P'_ij v_j
+// keep_ij is dropout's mask (above) for element ((b nh + h) T + i) S + j of a (B, nh, T, S)
+// tensor, so the result equals dropout(softmax(s)) @ v with the same (seed, counter); the caller
+// reserves dropout_blocks(B nh T S) blocks. q, k, v and the mask may have any strides.
+// Outputs (contiguous, made by the caller): out (B, nh, T, hs), and lse (B, nh, T) in q's dtype:
+// log sum_j exp(s_ij - m_i) with m_i = max_j s_ij, the row's log-sum-exp minus its max. The
+// backward recomputes m_i with the scores; keeping it apart keeps exact the rows whose scores all
+// sit near `lowest` (a padded query: lowest + log(S) would round back to lowest).
+inline constinit Dispatcher<void(const Tensor& out, const Tensor& lse, const Tensor& q,
+                                 const Tensor& k, const Tensor& v, const Tensor& mask, double p,
+                                 uint64_t seed, uint64_t counter)>
+    attention_forward{"attention_forward"};
+// Gradients of the forward above. Inputs first (they decide the device): gout = dL/dout
+// (B, nh, T, hs, any strides), the forward's inputs and its lse; then the outputs dq
+// (B, nh, T, hs), dk and dv (B, nh, S, hs), contiguous; an undefined output is not computed. The
+// mask gets no gradient.
+inline constinit Dispatcher<void(const Tensor& gout, const Tensor& q, const Tensor& k,
+                                 const Tensor& v, const Tensor& mask, const Tensor& lse, double p,
+                                 uint64_t seed, uint64_t counter, const Tensor& dq,
+                                 const Tensor& dk, const Tensor& dv)>
+    attention_backward{"attention_backward"};
 
 }  // namespace gradstack::kernels
