@@ -209,7 +209,7 @@ def curve(argv):
     start = window_start = time.perf_counter()
     window_loss, window_steps = 0.0, 0
     for step in range(last):
-        lr = cosine_lr(step, a.lr, a.min_lr, a.warmup, a.steps)
+        lr = cosine_lr(step, a.lr, a.min_lr, min(a.warmup, a.steps), a.steps)
         for group in opt.param_groups:
             group["lr"] = lr
         x, y = windows(train_ids, train_gen)
