@@ -15,12 +15,21 @@ namespace gradstack {
 
 namespace {
 
-// The gradient of a 2-d weight used by every row of a batched x: dW = sum_i x_i^T g_i over the
+// Whether w is the transposed view of a contiguous matrix: [K, N] with strides [1, K].
+bool is_transposed_matrix(const Tensor& w) {
+    return w.dim() == 2 && w.strides()[0] == 1 && w.strides()[1] == w.size(0) && w.size(1) > 1;
+}
+
+// The gradient of a 2-d weight w used by every row of a batched x: dW = sum_i x_i^T g_i over the
 // batch, done as one [K, B*M] @ [B*M, N] product instead of B products and a sum.
-// x [..., M, K], g [..., M, N] -> [K, N].
-Tensor batch_shared_grad(const Tensor& x, const Tensor& g) {
+// x [..., M, K], g [..., M, N] -> [K, N], laid out as w is. When w is a transposed view (GPT-2's
+// tied head, x @ wte^T), the GEMM writes g^T x as [N, K] and the result is its transposed view, so
+// the gradient reaching wte is contiguous; otherwise wte would get a transposed [50257, 768]
+// gradient, and adding the embedding's gradient to it would walk 154 MB against the grain.
+Tensor batch_shared_grad(const Tensor& x, const Tensor& g, bool w_transposed) {
     Tensor x2 = reshape(x, {-1, x.size(-1)});  // (B*M, K); a view unless x's layout forbids one
     Tensor g2 = reshape(g, {-1, g.size(-1)});  // (B*M, N)
+    if (w_transposed) return transpose(matmul(transpose(g2, 0, 1), x2), 0, 1);
     return matmul(transpose(x2, 0, 1), g2);
 }
 
@@ -42,11 +51,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // Keep only what the needed gradients read: dA reads B, dB reads A.
     Tensor saved_a = need_b ? a : Tensor(), saved_b = need_a ? b : Tensor();
     const bool b_shared = b.dim() == 2 && a.dim() > 2;  // one weight for the whole batch of a
-    return record(op_matmul, {a, b}, y, [a = saved_a, b = saved_b, b_shared](const Tensor& gy) {
+    const bool b_transposed = b_shared && is_transposed_matrix(b);
+    return record(op_matmul, {a, b}, y, [a = saved_a, b = saved_b, b_shared, b_transposed](const Tensor& gy) {
         Tensor ga, gb;
         if (b.defined()) ga = matmul(gy, transpose(b, -1, -2));  // (..., M, N) @ (..., N, K)
         if (a.defined()) {
-            gb = b_shared ? batch_shared_grad(a, gy)
+            gb = b_shared ? batch_shared_grad(a, gy, b_transposed)
                           : matmul(transpose(a, -1, -2), gy);  // (..., K, M) @ (..., M, N)
         }
         return grads{ga, gb};
@@ -84,14 +94,20 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
     const bool has_bias = bias.defined(), need_b = has_bias && bias.requires_grad();
     Tensor saved_x = need_w ? x : Tensor(), saved_w = need_x ? weight : Tensor();
+    // GPT-2's Conv1D passes the transposed view of an [in, out] weight: its gradient is then
+    // computed as [in, out] too, so that the weight's .grad is contiguous (see batch_shared_grad).
+    const bool w_transposed = need_w && is_transposed_matrix(weight);
     std::vector<Tensor> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
-    auto backward = [x = saved_x, w = saved_w, has_bias, need_b](const Tensor& gy) {
+    auto backward = [x = saved_x, w = saved_w, has_bias, need_b, w_transposed](const Tensor& gy) {
         grads g(has_bias ? 3 : 2);
         Tensor gy2 = reshape(gy, {-1, gy.size(-1)});  // (rows, out)
         if (w.defined()) g[0] = matmul(gy, w);        // (..., out) @ (out, in)
-        if (x.defined())                              // (out, rows) @ (rows, in)
-            g[1] = matmul(transpose(gy2, 0, 1), reshape(x, {-1, x.size(-1)}));
+        if (x.defined()) {
+            Tensor x2 = reshape(x, {-1, x.size(-1)});  // (rows, in)
+            g[1] = w_transposed ? transpose(matmul(transpose(x2, 0, 1), gy2), 0, 1)
+                                : matmul(transpose(gy2, 0, 1), x2);  // (out, rows) @ (rows, in)
+        }
         if (need_b) g[2] = sum(gy2, {0});  // (out,)
         return g;
     };
