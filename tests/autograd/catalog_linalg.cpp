@@ -57,6 +57,9 @@ const bool added = add_to_catalog([] {
               [](Xs x) { return linear(x[0], x[1], x[2]); });
     add_entry("linear", "transposed-x", {leaf({4, 3}), leaf({5, 4}), leaf({5})},
               [](Xs x) { return linear(transpose(x[0], 0, 1), x[1], x[2]); });
+    // GPT-2's Conv1D: the weight stored [in, out] and passed as its transposed view.
+    add_entry("linear", "transposed-weight", {leaf({2, 3, 4}), leaf({4, 5}), leaf({5})},
+              [](Xs x) { return linear(x[0], transpose(x[1], 0, 1), x[2]); });
     add_entry("linear", "constant-bias", {leaf({3, 4}), leaf({5, 4}), leaf({5}, nullptr, false)},
               [](Xs x) { return linear(x[0], x[1], x[2]); });
 });

@@ -183,4 +183,21 @@ BOOST_AUTO_TEST_CASE(graph_without_backward_is_freed) {
     BOOST_TEST(saved.expired());
 }
 
+BOOST_AUTO_TEST_CASE(transposed_weights_get_contiguous_gradients) {
+    // Conv1D's x @ W with W stored [in, out] and read as linear's [out, in] view, and the tied
+    // head x @ wte^T: their backwards compute the gradient in the weight's own layout (no
+    // transposed copy); it must equal the gradient written out without the views.
+    Tensor x = randn({2, 3, 4}, DType::f64);
+    Tensor w = randn({4, 5}, DType::f64).requires_grad_(true);
+    Tensor wte = randn({6, 4}, DType::f64).requires_grad_(true);
+    sum(linear(x, transpose(w, 0, 1))).backward();
+    sum(matmul(x, transpose(wte, 0, 1))).backward();
+    BOOST_TEST(w.grad().is_contiguous());
+    BOOST_TEST(wte.grad().is_contiguous());
+    Tensor x2 = reshape(x, {6, 4});
+    Tensor ones_rows = ones({6, 5}, DType::f64), ones_vocab = ones({6, 6}, DType::f64);
+    BOOST_TEST(max(abs(w.grad() - matmul(transpose(x2, 0, 1), ones_rows))).item() < 1e-12);
+    BOOST_TEST(max(abs(wte.grad() - matmul(ones_vocab, x2))).item() < 1e-12);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
