@@ -10,8 +10,10 @@
 
 #include "autograd/ops.h"
 #include "tensor/kernels/nn.h"
+#include "tests/test_util.h"
 
 using namespace gradstack;
+using gradstack::testing::error_of;
 
 namespace {
 
@@ -98,15 +100,6 @@ void check_against_composition(int64_t B, int64_t nh, int64_t T, int64_t S, int6
                               q, k, v, w);
         check_same_results(fused, composed, 1e-10);
     }
-}
-
-std::string message_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "no throw";
 }
 
 }  // namespace
@@ -289,7 +282,7 @@ BOOST_AUTO_TEST_CASE(float32_is_close_to_float64) {
 BOOST_AUTO_TEST_CASE(bad_input_throws) {
     Tensor q = randn({2, 3, 5, 8}), k = randn({2, 3, 6, 8}), v = randn({2, 3, 6, 8});
     auto msg = [&](const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& m = Tensor()) {
-        return message_of([&] { scaled_dot_product_attention(a, b, c, m); });
+        return error_of([&] { scaled_dot_product_attention(a, b, c, m); });
     };
     BOOST_TEST(msg(randn({3, 5, 8}), k, v).find("(3, 5, 8)") != std::string::npos);
     BOOST_TEST(msg(q, k, randn({2, 3, 7, 8})).find("(2, 3, 7, 8)") != std::string::npos);
@@ -300,12 +293,12 @@ BOOST_AUTO_TEST_CASE(bad_input_throws) {
     BOOST_TEST(msg(q, k, v, zeros({2, 1, 1, 7})).find("(2, 1, 1, 7)") != std::string::npos);
     BOOST_TEST(msg(q, k, v, zeros({2, 1, 1, 6}, DType::f64)).find("float64") != std::string::npos);
     BOOST_TEST(msg(q, to_dtype(k, DType::f64), v).find("float64") != std::string::npos);
-    BOOST_TEST(message_of([&] {
+    BOOST_TEST(error_of([&] {
                    scaled_dot_product_attention(q, k, v, Tensor(), 1.0);
                }).find("dropout_p") != std::string::npos);
     // A failed call does not move the generator.
     Generator gen(1);
-    message_of([&] {
+    error_of([&] {
         scaled_dot_product_attention(q, randn({2, 3, 4, 8}), v, Tensor(), 0.5, &gen);
     });
     BOOST_TEST(gen.counter() == 0u);

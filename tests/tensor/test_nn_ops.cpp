@@ -9,8 +9,10 @@
 
 #include "autograd/ops.h"
 #include "tensor/cpu/row_math.h"
+#include "tests/test_util.h"
 
 using namespace gradstack;
+using gradstack::testing::error_of;
 
 namespace {
 
@@ -31,15 +33,6 @@ double max_rel_error(const Tensor& a, const Tensor& b) {
     for (size_t i = 0; i < va.size(); ++i)
         worst = std::max(worst, std::abs(va[i] - vb[i]) / std::max(std::abs(vb[i]), 1e-30));
     return worst;
-}
-
-std::string message_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "no throw";
 }
 
 }  // namespace
@@ -242,7 +235,7 @@ BOOST_AUTO_TEST_CASE(cross_entropy_gradient_is_softmax_minus_onehot) {
 BOOST_AUTO_TEST_CASE(bad_targets_throw_naming_value_and_position) {
     Tensor logits = zeros({2, 2, 5});
     Tensor t = from_vector<int64_t>({0, 1, 7, 2}, {2, 2});
-    std::string msg = message_of([&] { cross_entropy(logits, t); });
+    std::string msg = error_of([&] { cross_entropy(logits, t); });
     BOOST_TEST(msg.find("[cross_entropy] target 7 at position (1, 0) is out of range for 5 "
                         "classes") != std::string::npos,
                msg);
@@ -261,7 +254,7 @@ BOOST_AUTO_TEST_CASE(bad_inputs_throw) {
     BOOST_CHECK_THROW(layer_norm(scalar_tensor(1.0), Tensor(), Tensor()), Error);
     BOOST_CHECK_THROW(dropout(x, 1.0, true), Error);
     BOOST_CHECK_THROW(dropout(x, -0.1, false), Error);
-    std::string msg = message_of([&] { layer_norm(x, zeros({4}), Tensor()); });
+    std::string msg = error_of([&] { layer_norm(x, zeros({4}), Tensor()); });
     BOOST_TEST(msg.find("[layer_norm] weight must be float32 of shape (3)") != std::string::npos,
                msg);
 }
