@@ -5,13 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "apps/command.h"
+#include "apps/train.h"
 #include "gpt/checkpoint.h"
 #include "gpt/generation/generate.h"
 #include "gpt/tokenizer/tokenizer.h"
@@ -23,12 +22,6 @@ namespace gradstack::apps {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::atomic<bool> interrupted{false};
-void on_sigint(int) {
-    interrupted.store(true);
-    std::signal(SIGINT, SIG_DFL);
-}
 
 // The fortune topic files: plain files without an extension (the .dat indexes are binary and the
 // .u8 names are links to the same text).
@@ -116,13 +109,7 @@ int run_demo(int argc, char** argv) {
             c.resume = saved_step(run_dir) > 0;  // an interrupted demo picks up where it stopped
             fmt::print("training a {}-layer GPT-2 ({} dims, context {}) for {} steps on {}\n", c.n_layer,
                        c.n_embd, c.context, c.steps, corpus);
-            interrupted.store(false);
-            auto previous = std::signal(SIGINT, on_sigint);
-            gpt::TrainResult r = gpt::train(c, [](const std::string& line) {
-                fmt::print("{}\n", line);
-                std::fflush(stdout);
-            }, &interrupted);
-            std::signal(SIGINT, previous);
+            gpt::TrainResult r = train_with_ctrl_c(c);
             if (r.interrupted) return 130;
             fmt::print("validation loss {:.3f} (perplexity {:.1f}), next-token accuracy {:.1f}%\n",
                        r.last_val_loss, std::exp(r.last_val_loss), 100 * r.last_val_accuracy);

@@ -7,8 +7,9 @@
 #include <atomic>
 #include <csignal>
 
+#include "apps/train.h"
+
 #include "apps/command.h"
-#include "gpt/trainer.h"
 
 namespace gradstack::apps {
 namespace {
@@ -19,6 +20,21 @@ void on_sigint(int) {
     interrupted.store(true);
     std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
 }
+
+}  // namespace
+
+gpt::TrainResult train_with_ctrl_c(const gpt::TrainConfig& config) {
+    interrupted.store(false);
+    auto previous = std::signal(SIGINT, on_sigint);
+    gpt::TrainResult r = gpt::train(config, [](const std::string& line) {
+        fmt::print("{}\n", line);
+        std::fflush(stdout);
+    }, &interrupted);
+    std::signal(SIGINT, previous);
+    return r;
+}
+
+namespace {
 
 int run_train(int argc, char** argv) {
     CLI::App app{"Train a GPT-2 language model on text files (or fine-tune one)"};
@@ -52,13 +68,7 @@ int run_train(int argc, char** argv) {
     app.add_option("--sample-tokens", c.sample_tokens, "tokens per sample")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
-    interrupted.store(false);
-    auto previous = std::signal(SIGINT, on_sigint);
-    gpt::TrainResult r = gpt::train(c, [](const std::string& line) {
-        fmt::print("{}\n", line);
-        std::fflush(stdout);
-    }, &interrupted);
-    std::signal(SIGINT, previous);
+    gpt::TrainResult r = train_with_ctrl_c(c);
     fmt::print("metrics: {0}/metrics.csv, plot: {0}/metrics.png, model: {0}\n", c.out);
     return r.interrupted ? 130 : 0;
 }

@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "tensor/error.h"
 
@@ -30,29 +31,28 @@ GPT2Config load_config(const std::string& path) {
     }
     check(j.is_object(), "{}: expected a JSON object", path);
     GPT2Config c;
-    auto get_int = [&](const char* key, int64_t& field) {
+    // An optional numeric key (absent or null keeps the default); int64_t fields want integers.
+    auto get = [&]<class Field>(const char* key, Field& field) {
         if (!j.contains(key) || j[key].is_null()) return;
-        check(j[key].is_number_integer(), "{}: '{}' must be an integer, got {}", path, key, j[key].dump());
-        field = j[key].get<int64_t>();
+        constexpr bool integer = std::is_integral_v<Field>;
+        check(integer ? j[key].is_number_integer() : j[key].is_number(),
+              "{}: '{}' must be {}, got {}", path, key, integer ? "an integer" : "a number",
+              j[key].dump());
+        field = j[key].get<Field>();
     };
-    auto get_double = [&](const char* key, double& field) {
-        if (!j.contains(key) || j[key].is_null()) return;
-        check(j[key].is_number(), "{}: '{}' must be a number, got {}", path, key, j[key].dump());
-        field = j[key].get<double>();
-    };
-    get_int("vocab_size", c.vocab_size);
-    get_int("n_positions", c.n_positions);
-    get_int("n_embd", c.n_embd);
-    get_int("n_layer", c.n_layer);
-    get_int("n_head", c.n_head);
-    get_int("n_inner", c.n_inner);
-    get_int("bos_token_id", c.bos_token_id);
-    get_int("eos_token_id", c.eos_token_id);
-    get_double("layer_norm_epsilon", c.layer_norm_epsilon);
-    get_double("resid_pdrop", c.resid_pdrop);
-    get_double("embd_pdrop", c.embd_pdrop);
-    get_double("attn_pdrop", c.attn_pdrop);
-    get_double("initializer_range", c.initializer_range);
+    get("vocab_size", c.vocab_size);
+    get("n_positions", c.n_positions);
+    get("n_embd", c.n_embd);
+    get("n_layer", c.n_layer);
+    get("n_head", c.n_head);
+    get("n_inner", c.n_inner);
+    get("bos_token_id", c.bos_token_id);
+    get("eos_token_id", c.eos_token_id);
+    get("layer_norm_epsilon", c.layer_norm_epsilon);
+    get("resid_pdrop", c.resid_pdrop);
+    get("embd_pdrop", c.embd_pdrop);
+    get("attn_pdrop", c.attn_pdrop);
+    get("initializer_range", c.initializer_range);
     if (j.contains("tie_word_embeddings")) c.tie_word_embeddings = j["tie_word_embeddings"].get<bool>();
     if (j.contains("activation_function")) {
         std::string act = j["activation_function"].get<std::string>();
