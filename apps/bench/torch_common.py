@@ -78,15 +78,20 @@ def build(torch, vocab, n_pos, C, n_layer, n_head):
     return p
 
 
-def forward(torch, p, n_head, ids, past):
-    """logits (B, T, V) and the new cache [(k, v)] per layer, each (B, nh, P + T, hs)."""
+def forward(torch, p, n_head, ids, past, dropout=0.0):
+    """logits (B, T, V) and the new cache [(k, v)] per layer, each (B, nh, P + T, hs). With
+    dropout > 0 (training), dropout as GPT-2 applies it: on the embeddings, the attention
+    probabilities and both residual branches."""
     F = torch.nn.functional
+
+    def drop(t):
+        return F.dropout(t, dropout) if dropout > 0 else t
     B, T = ids.shape
     P = 0 if past is None else past[0][0].shape[2]
     C = p["wte"].shape[1]
     hs = C // n_head
     pos = torch.arange(P, P + T)
-    x = p["wte"][ids] + p["wpe"][pos]
+    x = drop(F.embedding(ids, p["wte"]) + F.embedding(pos, p["wpe"]))  # fast backward
     causal = torch.ones(T, P + T, dtype=torch.bool).tril(P)
     lowest = torch.finfo(torch.float32).min
     presents = []
@@ -104,12 +109,12 @@ def forward(torch, p, n_head, ids, past):
             v = torch.cat((past[i][1], v), dim=-2)
         presents.append((k, v))
         att = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hs)
-        att = torch.where(causal, att, torch.tensor(lowest))
-        att = torch.softmax(att, dim=-1)
+        att = att.masked_fill(~causal, lowest)
+        att = drop(torch.softmax(att, dim=-1))
         y = torch.matmul(att, v).transpose(1, 2).contiguous().view(B, T, C)
-        x = x + conv1d(y, layer["attn_proj"])
+        x = x + drop(conv1d(y, layer["attn_proj"]))
         h = F.layer_norm(x, (C,), *layer["ln_2"], 1e-5)
         h = conv1d(F.gelu(conv1d(h, layer["c_fc"]), approximate="tanh"), layer["mlp_proj"])
-        x = x + h
+        x = x + drop(h)
     x = F.layer_norm(x, (C,), *p["ln_f"], 1e-5)
     return torch.matmul(x, p["wte"].t()), presents

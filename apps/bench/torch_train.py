@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch side of `gradstack bench train`, and the PyTorch run of issue 7's quality benchmark.
 
-The model is GPT-2 as Hugging Face computes it (pre-LN blocks, gelu_new, tied head, dropout on the
-embeddings, attention probabilities and residual branches, GPT-2's N(0, 0.02) initialisation with
-c_proj scaled by 1/sqrt(2 n_layer)), trained the way `gradstack train` trains: AdamW with weight
+The model is torch_common.py's GPT-2 (Hugging Face's math and initialisation), with dropout on the
+embeddings, attention probabilities and residual branches, trained the way `gradstack train` trains: AdamW with weight
 decay on the tensors of 2 or more dims only, linear warm-up then cosine decay to min_lr, global-norm
 clipping.
 
@@ -28,68 +27,34 @@ import struct
 import sys
 import time
 
-
-def make_model(torch, vocab, T, n_layer, n_head, C, p):
-    nn, F = torch.nn, torch.nn.functional
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
-            self.c_attn, self.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
-            self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
-            self.attn_drop, self.resid_drop = nn.Dropout(p), nn.Dropout(p)
-            self.register_buffer("causal", torch.tril(torch.ones(T, T, dtype=torch.bool)))
-
-        def forward(self, x):
-            b, t, _ = x.shape
-            q, k, v = self.c_attn(self.ln_1(x)).split(C, 2)
-            q, k, v = [z.view(b, t, n_head, C // n_head).transpose(1, 2) for z in (q, k, v)]
-            a = (q @ k.transpose(-2, -1)) / math.sqrt(C // n_head)
-            a = a.masked_fill(~self.causal[:t, :t], torch.finfo(a.dtype).min).softmax(-1)
-            y = (self.attn_drop(a) @ v).transpose(1, 2).reshape(b, t, C)
-            x = x + self.resid_drop(self.c_proj(y))
-            h = F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")
-            return x + self.resid_drop(self.mlp_proj(h))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(vocab, C), nn.Embedding(T, C)
-            self.drop = nn.Dropout(p)
-            self.h = nn.ModuleList([Block() for _ in range(n_layer)])
-            self.ln_f = nn.LayerNorm(C)
-            for name, w in self.named_parameters():
-                if name.endswith("bias"):
-                    nn.init.zeros_(w)
-                elif w.dim() >= 2:
-                    proj = name.endswith("c_proj.weight") or name.endswith("mlp_proj.weight")
-                    nn.init.normal_(w, 0.0, 0.02 / math.sqrt(2 * n_layer) if proj else 0.02)
-
-        def forward(self, idx):
-            pos = torch.arange(idx.shape[1])
-            x = self.drop(self.wte(idx) + self.wpe(pos))
-            for block in self.h:
-                x = block(x)
-            return self.ln_f(x) @ self.wte.weight.t()
-
-    return GPT()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_common import build, forward, serve  # noqa: E402  (the GPT-2 all benches share)
 
 
-def make_optimizer(torch, model, lr, weight_decay, beta2):
-    decay = [w for w in model.parameters() if w.dim() >= 2]
-    no_decay = [w for w in model.parameters() if w.dim() < 2]
+def trainable(p):
+    """The tensors of torch_common.build's GPT-2, set to require gradients."""
+    tensors = [p["wte"], p["wpe"], *p["ln_f"]]
+    for layer in p["layers"]:
+        for pair in layer.values():
+            tensors.extend(pair)
+    return [t.requires_grad_() for t in tensors]
+
+
+def make_optimizer(torch, params, lr, weight_decay, beta2):
+    decay = [w for w in params if w.dim() >= 2]
+    no_decay = [w for w in params if w.dim() < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}],
                              lr=lr, betas=(0.9, beta2), eps=1e-8)
 
 
-def train_step(torch, model, opt, x, y, clip):
+def train_step(torch, model, params, opt, x, y, clip):
+    """One step; model(x) returns the logits (B, T, V)."""
     logits = model(x)
     loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1))
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    torch.nn.utils.clip_grad_norm_(params, clip)
     opt.step()
     return loss.item()
 
@@ -112,16 +77,19 @@ def handle(torch, cmd, work):
     vocab, T, n_layer, n_head, C, B = map(int, cmd[1:7])
     p = float(cmd[7])
     torch.manual_seed(0)
-    model = make_model(torch, vocab, T, n_layer, n_head, C, p)
-    model.train()
-    opt = make_optimizer(torch, model, 1e-3, 0.1, 0.99)
+    weights = build(torch, vocab, T, C, n_layer, n_head)
+    params = trainable(weights)
+    opt = make_optimizer(torch, params, 1e-3, 0.1, 0.99)
     x, y = torch.randint(0, vocab, (B, T)), torch.randint(0, vocab, (B, T))
-    state.update(model=model, opt=opt)  # the previous model is freed here
+    state.update(params=params, opt=opt)  # the previous model is freed here
+
+    def model(ids):
+        return forward(torch, weights, n_head, ids, None, dropout=p)[0]
 
     def step():
         with torch.enable_grad():
             start = time.perf_counter()
-            loss = train_step(torch, model, opt, x, y, 1.0)
+            loss = train_step(torch, model, params, opt, x, y, 1.0)
             return {"seconds": time.perf_counter() - start, "loss": loss}
     work["step"] = step
     return {"ok": True}
@@ -185,23 +153,25 @@ def curve(argv):
         y = torch.stack([data[s + 1:s + 1 + T] for s in starts.tolist()])
         return x, y
 
-    model = make_model(torch, vocab, T, a.n_layer, a.n_head, a.n_embd, a.dropout)
-    opt = make_optimizer(torch, model, a.lr, a.weight_decay, a.beta2)
-    print(f"model: {sum(w.numel() for w in model.parameters()) / 1e6:.2f}M parameters", flush=True)
+    weights = build(torch, vocab, T, a.n_embd, a.n_layer, a.n_head)
+    params = trainable(weights)
+    opt = make_optimizer(torch, params, a.lr, a.weight_decay, a.beta2)
+    print(f"model: {sum(w.numel() for w in params) / 1e6:.2f}M parameters", flush=True)
     train_gen = torch.Generator().manual_seed(a.seed)
 
+    def model(ids, dropout=a.dropout):
+        return forward(torch, weights, a.n_head, ids, None, dropout=dropout)[0]
+
     def evaluate():
-        model.eval()
         gen = torch.Generator().manual_seed(a.seed + 1)  # the same windows at every evaluation
         loss = correct = count = 0.0
         with torch.no_grad():
             for _ in range(a.eval_batches):
                 x, y = windows(val_ids, gen)
-                logits = model(x).view(-1, vocab)
+                logits = model(x, dropout=0.0).view(-1, vocab)
                 loss += torch.nn.functional.cross_entropy(logits, y.view(-1)).item()
                 correct += (logits.argmax(-1) == y.view(-1)).sum().item()
                 count += y.numel()
-        model.train()
         return loss / a.eval_batches, correct / count
 
     rows = ["step,train_loss,val_loss,val_accuracy,lr,tokens_per_s,elapsed_s"]
@@ -213,7 +183,7 @@ def curve(argv):
         for group in opt.param_groups:
             group["lr"] = lr
         x, y = windows(train_ids, train_gen)
-        window_loss += train_step(torch, model, opt, x, y, a.clip)
+        window_loss += train_step(torch, model, params, opt, x, y, a.clip)
         window_steps += 1
         done = step + 1
         evaluate_now = done % a.eval_every == 0 or done == last
@@ -238,6 +208,4 @@ def curve(argv):
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "curve":
         sys.exit(curve(sys.argv[2:]))
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from torch_common import serve
     sys.exit(serve("torch_train.py", handle))
