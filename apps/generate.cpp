@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "gpt/checkpoint.h"
 #include "gpt/generation/generate.h"
@@ -23,44 +24,6 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-// "1,2,3" -> {1, 2, 3}; "" -> {} (an empty prompt, which starts from BOS).
-std::vector<int64_t> parse_ids(const std::string& text) {
-    std::vector<int64_t> ids;
-    if (text.empty()) return ids;
-    size_t start = 0;
-    while (true) {
-        const size_t comma = text.find(',', start);
-        const std::string part = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                                : comma - start);
-        size_t used = 0;
-        int64_t id = -1;
-        try {
-            id = std::stoll(part, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        check(used == part.size() && !part.empty() && id >= 0,
-              "--prompt-ids: '{}' is not a comma-separated list of token ids (bad part '{}')", text,
-              part);
-        ids.push_back(id);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return ids;
-}
-
-// --tokenizer DIR; else the model folder when it holds vocab files; else the GPT-2 files of
-// scripts/setup.sh when present; else none (ids only).
-std::optional<gpt::Tokenizer> find_tokenizer(const std::string& flag, const std::string& model) {
-    if (!flag.empty()) return gpt::Tokenizer::from_directory(flag);
-    for (const char* name : {"vocab.json", "encoder.json"})
-        if (fs::exists(fs::path(model) / name)) return gpt::Tokenizer::from_directory(model);
-    if (fs::exists(gpt::default_tokenizer_dir() / "encoder.json") ||
-        fs::exists(gpt::default_tokenizer_dir() / "vocab.json"))
-        return gpt::load_default_tokenizer();
-    return std::nullopt;
-}
 
 void write(const std::string& s) {
     std::fwrite(s.data(), 1, s.size(), stdout);

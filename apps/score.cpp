@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "gpt/checkpoint.h"
 #include "gpt/tokenizer/tokenizer.h"
@@ -30,16 +31,6 @@ std::string read_text_file(const std::string& path) {
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
-}
-
-// --tokenizer DIR; else the model folder when it holds vocabulary files (gradstack download puts
-// them there); else the GPT-2 tokenizer of scripts/setup.sh, as `gradstack tokenize` finds it.
-gpt::Tokenizer find_tokenizer(const std::string& tokenizer_dir, const std::string& model_dir) {
-    if (!tokenizer_dir.empty()) return gpt::Tokenizer::from_directory(tokenizer_dir);
-    const fs::path m(model_dir);
-    if (fs::exists(m / "vocab.json") || fs::exists(m / "encoder.json"))
-        return gpt::Tokenizer::from_directory(m);
-    return gpt::load_default_tokenizer();
 }
 
 // A token's text for display: its bytes, with a partial UTF-8 character shown as U+FFFD.
@@ -72,7 +63,7 @@ int run_score(int argc, char** argv) {
     if (file_opt->count()) text = read_text_file(file);
 
     auto model = gpt::load_pretrained(model_dir);
-    const gpt::Tokenizer tokenizer = find_tokenizer(tokenizer_dir, model_dir);
+    const gpt::Tokenizer tokenizer = require_tokenizer(tokenizer_dir, model_dir);
     const gpt::GPT2Config& config = model->config();
     std::vector<int64_t> ids = tokenizer.encode(text);
     check(!ids.empty(), "[score] the text is empty: nothing to score");

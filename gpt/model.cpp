@@ -38,21 +38,30 @@ Tensor position_ids_from_mask(const Tensor& attention_mask, int64_t T) {
 }
 
 ForwardOutput GPT2LMHeadModel::forward(const Tensor& ids, const ForwardOptions& o) {
-    check(ids.dim() == 2 && ids.dtype() == DType::i64, "[gpt2] ids must be int64 (B, T), got {} {}",
-          ids.dtype(), shape_str(ids.shape()));
-    const int64_t B = ids.size(0), T = ids.size(1), L = config_.n_layer;
+    const bool embeds = o.inputs_embeds.defined();
+    if (embeds)
+        check(o.inputs_embeds.dim() == 3 && o.inputs_embeds.size(2) == config_.n_embd,
+              "[gpt2] inputs_embeds must be (B, T, n_embd={}), got {}", config_.n_embd,
+              shape_str(o.inputs_embeds.shape()));
+    else
+        check(ids.defined() && ids.dim() == 2 && ids.dtype() == DType::i64,
+              "[gpt2] ids must be int64 (B, T), got {} {}", ids.defined() ? ids.dtype() : DType::i64,
+              ids.defined() ? shape_str(ids.shape()) : "undefined");
+    const Tensor& shaped = embeds ? o.inputs_embeds : ids;
+    const int64_t B = shaped.size(0), T = shaped.size(1), L = config_.n_layer;
     check(o.past.empty() || static_cast<int64_t>(o.past.size()) == L,
           "[gpt2] past has {} layers, the model {}", o.past.size(), L);
     const int64_t P = o.past.empty() ? 0 : o.past[0].length();
     check(P + T <= config_.n_positions,
           "[gpt2] {} past + {} new tokens exceed the model's n_positions = {}", P, T, config_.n_positions);
-    check(T > 0, "[gpt2] ids has no tokens (shape {})", shape_str(ids.shape()));
+    check(T > 0, "[gpt2] ids has no tokens (shape {})", shape_str(shaped.shape()));
 
     Tensor pos = o.position_ids.defined() ? o.position_ids : arange(P, P + T, 1);
     if (pos.dim() == 1) pos = unsqueeze(pos, 0);  // (1, T) broadcasts over the batch
     check(pos.size(-1) == T, "[gpt2] position_ids {} do not match T = {}", shape_str(pos.shape()), T);
     GPT2Model& tr = *transformer;
-    Tensor x = tr.drop->forward(tr.wte->forward(ids) + tr.wpe->forward(pos));  // (B, T, C)
+    Tensor tokens = embeds ? o.inputs_embeds : tr.wte->forward(ids);              // (B, T, C)
+    Tensor x = tr.drop->forward(tokens + tr.wpe->forward(pos));                   // (B, T, C)
 
     ForwardOutput out;
     if (o.output_hidden_states) out.hidden_states.push_back(x);

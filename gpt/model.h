@@ -21,6 +21,9 @@ struct ForwardOptions {
     Tensor attention_mask;            // (B, past + T), 1 real / 0 padding; undefined: no padding
     Tensor position_ids;              // (B, T) or (T); undefined: past, past+1, ... (as HF)
     std::vector<KVCache> past;        // one per layer, or empty
+    // (B, T, C) token embeddings used instead of wte[ids] (Hugging Face's inputs_embeds; PPLM
+    // feeds expected embeddings probs @ wte); ids then only give B and T and may be undefined.
+    Tensor inputs_embeds;
     bool output_hidden_states = false;
     bool use_cache = true;            // fill Output::presents
 };
@@ -48,7 +51,8 @@ public:
     // 1/sqrt(2 n_layer), biases 0, LayerNorm 1/0.
     explicit GPT2LMHeadModel(const GPT2Config& config, Generator* gen = nullptr);
 
-    // ids int64 (B, T). Throws when past + T exceeds n_positions or an id is >= vocab_size.
+    // ids int64 (B, T), or undefined when options.inputs_embeds is given. Throws when past + T
+    // exceeds n_positions or an id is >= vocab_size.
     ForwardOutput forward(const Tensor& ids, const ForwardOptions& options = {});
     // Mean cross-entropy of positions 0..T-2 predicting 1..T-1 (Hugging Face's labels=ids loss);
     // positions where `labels` is -100 are ignored. labels undefined means ids.
