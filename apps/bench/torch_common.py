@@ -78,20 +78,24 @@ def build(torch, vocab, n_pos, C, n_layer, n_head):
     return p
 
 
-def forward(torch, p, n_head, ids, past, dropout=0.0):
+def forward(torch, p, n_head, ids, past, dropout=0.0, inputs_embeds=None, with_hidden=False):
     """logits (B, T, V) and the new cache [(k, v)] per layer, each (B, nh, P + T, hs). With
     dropout > 0 (training), dropout as GPT-2 applies it: on the embeddings, the attention
-    probabilities and both residual branches."""
+    probabilities and both residual branches. `past[i]` may be a (k, v) pair or one stacked
+    (2, B, nh, P, hs) tensor (old Hugging Face's layout, which PPLM perturbs). inputs_embeds
+    (B, T, C) replaces the token embeddings of ids (pass ids=None); positions still continue
+    from P. with_hidden=True also returns the last hidden state after ln_f, (B, T, C)."""
     F = torch.nn.functional
 
     def drop(t):
         return F.dropout(t, dropout) if dropout > 0 else t
-    B, T = ids.shape
+    B, T = ids.shape if inputs_embeds is None else inputs_embeds.shape[:2]
     P = 0 if past is None else past[0][0].shape[2]
     C = p["wte"].shape[1]
     hs = C // n_head
     pos = torch.arange(P, P + T)
-    x = drop(F.embedding(ids, p["wte"]) + F.embedding(pos, p["wpe"]))  # fast backward
+    tok = F.embedding(ids, p["wte"]) if inputs_embeds is None else inputs_embeds  # fast backward
+    x = drop(tok + F.embedding(pos, p["wpe"]))
     causal = torch.ones(T, P + T, dtype=torch.bool).tril(P)
     lowest = torch.finfo(torch.float32).min
     presents = []
@@ -117,4 +121,5 @@ def forward(torch, p, n_head, ids, past, dropout=0.0):
         h = conv1d(F.gelu(conv1d(h, layer["c_fc"]), approximate="tanh"), layer["mlp_proj"])
         x = x + drop(h)
     x = F.layer_norm(x, (C,), *p["ln_f"], 1e-5)
-    return torch.matmul(x, p["wte"].t()), presents
+    logits = torch.matmul(x, p["wte"].t())
+    return (logits, presents, x) if with_hidden else (logits, presents)
