@@ -15,6 +15,7 @@
 
 #include "apps/cli_common.h"
 #include "apps/command.h"
+#include "apps/pplm_flags.h"
 #include "gpt/checkpoint.h"
 #include "pplm/generate.h"
 #include "tensor/error.h"
@@ -41,12 +42,10 @@ int run_pplm(int argc, char** argv) {
         "key/value past (or its last hidden state) along the gradient of a bag-of-words or "
         "discriminator loss. Defaults are run_pplm.py's; decoding is greedy unless --sample, as "
         "in run_pplm.py, whose --sample is an off-by-default flag."};
-    std::string model_dir, tokenizer_dir, prompt_text, prompt_ids_text, discrim_dir, class_label;
-    std::string perturb = "past";
-    std::vector<std::string> bows;
+    std::string model_dir, tokenizer_dir, prompt_text, prompt_ids_text;
     bool uncond = false, greedy = false, json_out = false;
-    pplm::PplmConfig c;
-    pplm::BagOptions bag_options;
+    PplmFlags flags;
+    pplm::PplmConfig& c = flags.config;
     app.add_option("--model", model_dir, "GPT-2 folder (config.json + model.safetensors)")
         ->required();
     app.add_option("--tokenizer", tokenizer_dir,
@@ -59,50 +58,7 @@ int run_pplm(int argc, char** argv) {
     auto* uncond_flag = app.add_flag("--uncond", uncond, "start from <|endoftext|> alone");
     prompt->excludes(prompt_ids)->excludes(uncond_flag);
     prompt_ids->excludes(uncond_flag);
-    app.add_option("--bow", bows,
-                   "bag of words (repeatable): a built-in list (" +
-                       fmt::format("{}", fmt::join(pplm::builtin_bags(), ", ")) +
-                       ") or a file of one word per line");
-    app.add_flag("--bow-multi-token", bag_options.multi_token,
-                 "keep words of several tokens, scored by the probability of their first token "
-                 "(run_pplm.py drops them)");
-    app.add_flag("--bow-case-insensitive", bag_options.case_insensitive,
-                 "also steer towards each word with its first letter in upper case");
-    auto* discrim = app.add_option("--discrim", discrim_dir,
-                                   "discriminator folder (head.safetensors + meta.json, as "
-                                   "gradstack train-discrim writes)");
-    app.add_option("--class-label", class_label,
-                   "the class to steer towards: an id or a name of meta.json's class_vocab "
-                   "(unknown: default_class, with a warning, as run_pplm.py)")
-        ->needs(discrim);
-    app.add_option("--perturb", perturb,
-                   "past: the key/value cache (run_pplm.py); hidden: the last token's final hidden "
-                   "state (PPLM.jl's variant)")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"past", "hidden"}));
-    app.add_option("--length", c.length, "new tokens")->capture_default_str();
-    app.add_option("--stepsize", c.stepsize, "gradient step size (0: no steering)")
-        ->capture_default_str();
-    app.add_option("--num-iterations", c.num_iterations, "gradient steps per token")
-        ->capture_default_str();
-    app.add_option("--window-length", c.window_length,
-                   "perturb only this many past positions (0: all); as run_pplm.py, the window "
-                   "covers the FIRST positions of the past")
-        ->capture_default_str();
-    app.add_flag("--decay", c.decay, "linear ramp 1/w .. 1 over the window");
-    app.add_option("--gamma", c.gamma, "gradient normalisation exponent")->capture_default_str();
-    app.add_option("--kl-scale", c.kl_scale, "weight of KL(perturbed || unperturbed)")
-        ->capture_default_str();
-    app.add_option("--gm-scale", c.gm_scale,
-                   "fusion p = p_pert^gm * p_unpert^(1-gm)")->capture_default_str();
-    app.add_option("--grad-length", c.grad_length, "steer only the first N tokens")
-        ->capture_default_str();
-    app.add_option("--horizon-length", c.horizon_length,
-                   "discriminator look-ahead steps")->capture_default_str();
-    app.add_option("--temperature", c.temperature, "on the perturbed logits")
-        ->capture_default_str();
-    app.add_option("--top-k", c.top_k, "keep the k likeliest tokens (0: all)")
-        ->capture_default_str();
+    add_pplm_flags(app, flags);
     auto* sample = app.add_flag("--sample", c.sample, "sample instead of greedy");
     auto* greedy_flag = app.add_flag("--greedy", greedy, "greedy decoding (the default)");
     sample->excludes(greedy_flag);
@@ -112,22 +68,12 @@ int run_pplm(int argc, char** argv) {
     app.add_flag("--json", json_out, "print one JSON object (see gradstack pplm's header)");
     CLI11_PARSE(app, argc, argv);
 
-    c.perturb = perturb == "hidden" ? pplm::PerturbTarget::hidden : pplm::PerturbTarget::past;
-    check(!bows.empty() || !discrim_dir.empty(),
-          "give a bag of words (--bow NAME|FILE) or a discriminator (--discrim DIR "
-          "--class-label N|NAME)");
+    check_pplm_flags(flags);
     check(!prompt_text.empty() || !prompt_ids_text.empty() || uncond,
           "give --prompt TEXT, --prompt-ids 1,2,3 or --uncond");
     check(prompt->count() == 0 || !prompt_text.empty(),
           "--prompt is empty; use --uncond to start from <|endoftext|> alone");
 
-    // Everything that can be checked before loading the model: the options themselves.
-    gpt::GPT2Config loose;
-    loose.n_positions = std::numeric_limits<int32_t>::max();
-    loose.vocab_size = std::numeric_limits<int32_t>::max();
-    c.validate(loose, 1, false);
-
-    auto warn = [](const std::string& m) { fmt::print(stderr, "warning: {}\n", m); };
     auto model = gpt::load_pretrained(model_dir);
     const gpt::GPT2Config& config = model->config();
     const gpt::Tokenizer tokenizer = require_tokenizer(tokenizer_dir, model_dir);
@@ -154,24 +100,7 @@ int run_pplm(int argc, char** argv) {
         }
     }
 
-    pplm::AttributeModel attribute;
-    for (const std::string& b : bows) {
-        attribute.bags.push_back(pplm::load_bag(b, tokenizer, bag_options));
-        const auto& bag = attribute.bags.back();
-        fmt::print(stderr, "bag '{}': {} words, {} kept, {} dropped (more than one token{})\n",
-                   bag.name, bag.words, bag.ids.size(), bag.dropped.size(),
-                   bag_options.multi_token ? "" : "; --bow-multi-token keeps them");
-        for (int64_t id : bag.ids)
-            check(id < config.vocab_size, "bag '{}': token {} is not below the model's "
-                  "vocab_size {}", bag.name, id, config.vocab_size);
-    }
-    if (!discrim_dir.empty()) {
-        attribute.discrim = std::make_shared<pplm::Discriminator>(pplm::load_discriminator(discrim_dir));
-        pplm::check_compatible(*attribute.discrim, config, discrim_dir);
-        attribute.class_label =
-            class_label.empty() ? attribute.discrim->meta.default_class
-                                : pplm::resolve_class_label(attribute.discrim->meta, class_label, warn);
-    }
+    const pplm::AttributeModel attribute = load_attribute(flags, tokenizer, config);
     c.validate(config, static_cast<int64_t>(prompt_tokens.size()), attribute.has_discrim());
 
     // Progress on a terminal only: tokens done, tokens/s, ETA.

@@ -73,7 +73,7 @@ ForwardOutput GPT2LMHeadModel::forward(const Tensor& ids, const ForwardOptions& 
     }
     x = tr.ln_f->forward(x);
     if (o.output_hidden_states) out.hidden_states.push_back(x);  // HF: the last one is after ln_f
-    out.logits = matmul(x, transpose(tr.wte->weight, 0, 1));       // (B, T, vocab)
+    if (o.logits) out.logits = matmul(x, transpose(tr.wte->weight, 0, 1));  // (B, T, vocab)
     (void)B;
     return out;
 }

@@ -26,6 +26,8 @@ struct ForwardOptions {
     Tensor inputs_embeds;
     bool output_hidden_states = false;
     bool use_cache = true;            // fill Output::presents
+    bool logits = true;               // false: skip the head (Output::logits undefined), for
+                                      // callers that want hidden states only
 };
 
 struct ForwardOutput {

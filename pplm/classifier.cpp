@@ -161,6 +161,7 @@ Tensor mean_hidden(gpt::GPT2LMHeadModel& model, const Tensor& ids,
     gpt::ForwardOptions o;
     o.output_hidden_states = true;
     o.use_cache = false;
+    o.logits = false;  // the (R, T, vocab) logits are not needed here
     // Padding sits on the right, after each row's tokens: causal attention never lets a real
     // token see it, so no attention mask is needed; the mean skips it.
     Tensor h = model.forward(ids, o).hidden_states.back();  // (R, T, C)

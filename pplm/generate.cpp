@@ -478,4 +478,13 @@ std::vector<double> class_probabilities(GPT2LMHeadModel& model, const std::vecto
     return {v.begin(), v.end()};
 }
 
+std::vector<int64_t> predicted_classes(GPT2LMHeadModel& model, const std::vector<int64_t>& prompt,
+                                       const std::vector<std::vector<int64_t>>& new_ids,
+                                       const Discriminator& discrim) {
+    NoGradGuard no_grad;
+    if (new_ids.empty()) return {};
+    auto [ids, lengths] = pack(prompt, new_ids);
+    return to_vector<int64_t>(argmax(discrim.head->forward(mean_hidden(model, ids, lengths)), 1));
+}
+
 }  // namespace gradstack::pplm

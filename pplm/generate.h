@@ -109,4 +109,10 @@ std::vector<double> class_probabilities(gpt::GPT2LMHeadModel& model,
                                         const std::vector<std::vector<int64_t>>& new_ids,
                                         const Discriminator& discrim, int64_t class_label);
 
+// The discriminator's most likely class for each text (prompt + new tokens of each row).
+std::vector<int64_t> predicted_classes(gpt::GPT2LMHeadModel& model,
+                                       const std::vector<int64_t>& prompt,
+                                       const std::vector<std::vector<int64_t>>& new_ids,
+                                       const Discriminator& discrim);
+
 }  // namespace gradstack::pplm

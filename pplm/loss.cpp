@@ -32,6 +32,7 @@ Tensor pplm_loss(const LossContext& s, const Tensor& probs, const Tensor& last_h
             o.inputs_embeds = embeds;
             o.past = past;
             o.output_hidden_states = true;
+            o.logits = false;  // only the hidden states enter the discriminator
             ForwardOutput out = s.model->forward(Tensor(), o);
             past = out.presents;
             acc = acc + sum(out.hidden_states.back(), {1});  // (R, C)
