@@ -16,6 +16,8 @@
 #include "gpt/tokenizer/tokenizer.h"
 #include "gpt/tokenizer/train.h"
 #include "gpt/trainer.h"
+#include "pplm/discrim_train.h"
+#include "pplm/generate.h"
 #include "tensor/io.h"
 
 namespace gradstack::apps {
@@ -59,6 +61,96 @@ std::string one_line(std::string s) {
     return s;
 }
 
+// The PPLM part: a discriminator on a few fortunes topics (trained on cached hidden states, a few
+// seconds, so always afresh for the model at hand), and the built-in bag whose words this
+// vocabulary holds best.
+std::shared_ptr<pplm::Discriminator> demo_discriminator(gpt::GPT2LMHeadModel& model,
+                                                        const gpt::Tokenizer& tok,
+                                                        const std::string& corpus,
+                                                        const fs::path& dir,
+                                                        const std::vector<std::string>& topics) {
+    pplm::LabeledData data = pplm::read_fortunes(corpus, topics);
+    const int64_t bos = tok.eot_id() >= 0 ? tok.eot_id() : model.config().bos_token_id;
+    auto all = pplm::encode_examples(data.train, tok, bos, std::min<int64_t>(100, model.config().n_positions),
+                                     static_cast<int64_t>(topics.size()));
+    std::vector<pplm::TokenizedExample> train, test;
+    pplm::random_split(all, 0.9, 0, train, test);
+    pplm::ClassifierMeta meta;
+    meta.class_size = static_cast<int64_t>(topics.size());
+    meta.embed_size = model.config().n_embd;
+    for (size_t k = 0; k < topics.size(); ++k) meta.class_vocab[topics[k]] = static_cast<int64_t>(k);
+    meta.pretrained_model = "gradstack demo";
+    pplm::DiscrimTrainConfig c;
+    c.epochs = 20;
+    c.lr = 3e-3;
+    c.cached = true;
+    c.out = dir.string();
+    c.overwrite = true;
+    fmt::print("training a discriminator on fortunes topics {} ({} training, {} test examples, "
+               "cached hidden states)\n", fmt::join(topics, ", "), train.size(), test.size());
+    auto r = pplm::train_discriminator(model, train, test, {}, meta, c);
+    const auto& best = r.epochs[r.best_epoch - 1];
+    fmt::print("discriminator: test accuracy {:.1f}% (epoch {}), in {}\n", 100 * best.test_accuracy,
+               r.best_epoch, (dir / "best").string());
+    return std::make_shared<pplm::Discriminator>(pplm::load_discriminator((dir / "best").string()));
+}
+
+std::string best_fitting_bag(const gpt::Tokenizer& tok) {
+    std::string best;
+    size_t kept = 0;
+    for (const std::string& name : pplm::builtin_bags()) {
+        if (name == "positive_words") continue;  // a sentiment list, not a topic
+        const size_t n = pplm::load_bag(name, tok).ids.size();
+        if (n > kept) kept = n, best = name;
+    }
+    return best;
+}
+
+void pplm_demo(gpt::GPT2LMHeadModel& model, const gpt::Tokenizer& tok, const std::string& corpus,
+               const fs::path& discrim_dir, int64_t new_tokens) {
+    const std::vector<std::string> topics = {"computers", "love", "food"};
+    fmt::print("\n=== PPLM: steering the same model with a bag of words and with a discriminator\n");
+    auto discrim = demo_discriminator(model, tok, corpus, discrim_dir, topics);
+    pplm::AttributeModel bow;
+    bow.bags.push_back(pplm::load_bag(best_fitting_bag(tok), tok));
+    // Both steer towards computers, one by its words, one by what the discriminator learned of
+    // the topic (on this small model, love and food steer less legibly).
+    const std::string target = "computers";
+    pplm::AttributeModel disc;
+    disc.discrim = discrim;
+    disc.class_label = discrim->meta.class_vocab.at(target);
+    const std::string prompt = "The best thing about";
+    std::vector<int64_t> ids = {tok.eot_id() >= 0 ? tok.eot_id() : model.config().bos_token_id};
+    for (int64_t id : tok.encode(prompt)) ids.push_back(id);
+
+    // Step sizes for this 4-layer, 128-dim model (run_pplm.py's 0.02 barely moves it).
+    pplm::PplmConfig c;
+    c.length = new_tokens;
+    auto plain = pplm::generate_unperturbed(model, ids, c.length, 1, false, 10, 1.0, nullptr)[0];
+    c.stepsize = 0.2;
+    auto steered_bow = pplm::generate_pplm(model, ids, bow, c, nullptr)[0];
+    c.stepsize = 0.1;
+    auto steered_disc = pplm::generate_pplm(model, ids, disc, c, nullptr)[0];
+    auto bag_words = [&](const std::vector<int64_t>& t) {
+        int64_t n = 0;
+        for (int64_t id : t) n += pplm::in_bags(bow.bags, id);
+        return n;
+    };
+    auto p_target = [&](const std::vector<int64_t>& t) {
+        return pplm::class_probabilities(model, ids, {t}, *discrim, disc.class_label)[0];
+    };
+    fmt::print("prompt: {}   (bag '{}': {} single-token words in this vocabulary; discriminator "
+               "classes {})\n",
+               prompt, bow.bags[0].name, bow.bags[0].ids.size(), fmt::join(topics, ", "));
+    auto row = [&](const std::string& name, const std::vector<int64_t>& t) {
+        fmt::print("  {:<30} [{} bag words, p({}) {:.2f}] {}{}\n", name + ":", bag_words(t),
+                   target, p_target(t), prompt, one_line(first_fortune(tok.decode_text(t))));
+    };
+    row("plain (greedy)", plain.new_ids);
+    row("PPLM bag '" + bow.bags[0].name + "'", steered_bow.new_ids);
+    row("PPLM discriminator '" + target + "'", steered_disc.new_ids);
+}
+
 int run_demo(int argc, char** argv) {
     CLI::App app{"Train a small GPT-2 on fortunes (or use --model) and compare decoding strategies"};
     std::string model_dir, corpus = "/usr/share/games/fortunes";
@@ -79,7 +171,7 @@ int run_demo(int argc, char** argv) {
     c.log_every = 20;
     c.sample_prompt = "The secret of life is";
     int64_t vocab = 4096, new_tokens = 40;
-    bool retrain = false;
+    bool retrain = false, skip_pplm = false;
     app.add_option("--model", model_dir, "use this Hugging Face GPT-2 folder; skip training");
     app.add_option("--corpus", corpus, "folder of fortune files to train on")->capture_default_str();
     app.add_option("--run", run_dir, "where the demo's model, tokenizer and metrics go")->capture_default_str();
@@ -87,6 +179,7 @@ int run_demo(int argc, char** argv) {
     app.add_option("--vocab-size", vocab, "BPE vocabulary trained on the corpus")->capture_default_str();
     app.add_option("--new-tokens", new_tokens, "tokens generated per prompt")->capture_default_str();
     app.add_flag("--retrain", retrain, "train again even when a trained model is in --run");
+    app.add_flag("--skip-pplm", skip_pplm, "leave out the PPLM part");
     CLI11_PARSE(app, argc, argv);
 
     std::string model_path = model_dir;
@@ -152,6 +245,12 @@ int run_demo(int argc, char** argv) {
             fmt::print("  {:<40} {}{}\n", s.name + ":", one_line(prompt),
                        one_line(first_fortune(tok.decode_text(out[0][0].new_ids))));
         }
+    }
+    if (!skip_pplm) {
+        const fs::path discrim_dir = model_dir.empty()
+                                         ? fs::path(run_dir) / "discrim"
+                                         : fs::path(run_dir + "-discrim-" + fs::path(model_dir).filename().string());
+        pplm_demo(*model, tok, corpus, discrim_dir, new_tokens);
     }
     if (model_dir.empty())
         fmt::print("\nmetrics: {0}/metrics.csv, plot: {0}/metrics.png\n", run_dir);

@@ -120,9 +120,28 @@ Tensor lm_head(GPT2LMHeadModel& model, const Tensor& h) {
     return matmul(h, transpose(model.transformer->wte->weight, 0, 1));
 }
 
-// Per-row argmax (the first maximum, as torch.topk(k=1) returns on ties) or a sample.
-std::vector<int64_t> choose(const Tensor& probs, bool sample, Generator* gen) {
+// Per-row argmax (the first maximum, as torch.topk(k=1) returns on ties) or a sample. A row that
+// is not a distribution (NaN or Inf, or nothing left) is an error: a diverged perturbation or a
+// broken checkpoint must not turn into text silently.
+std::vector<int64_t> choose(const Tensor& probs, bool sample, Generator* gen, int64_t token) {
     const int64_t R = probs.size(0), V = probs.size(1);
+    {
+        Tensor p = contiguous(probs);
+        const float* d = p.data<float>();
+        for (int64_t r = 0; r < R; ++r) {
+            double total = 0;
+            bool finite = true;
+            for (int64_t v = 0; v < V; ++v) {
+                finite = finite && std::isfinite(d[r * V + v]);
+                total += d[r * V + v];
+            }
+            check(finite && total > 0,
+                  "[pplm] token {} of sample {}: the next-token probabilities are {}; the "
+                  "perturbation diverged (lower --stepsize or raise --gamma) or the model's "
+                  "weights are not finite",
+                  token, r, finite ? "all zero" : "not finite");
+        }
+    }
     std::vector<int64_t> out(R);
     if (sample) {
         std::vector<int64_t> drawn = to_vector<int64_t>(multinomial(probs, 1, false, gen));
@@ -202,7 +221,7 @@ std::vector<PplmSample> generate_unperturbed(GPT2LMHeadModel& model,
             Tensor kth = kth_largest(logits, top_k);
             logits = where(lt(logits, kth), full_like(logits, -kBig), logits);
         }
-        std::vector<int64_t> tokens = choose(softmax(logits, -1), sample, gen);
+        std::vector<int64_t> tokens = choose(softmax(logits, -1), sample, gen, t);
         for (int64_t r = 0; r < rows; ++r) out[r].new_ids.push_back(tokens[r]);
         if (on_token) on_token(t, tokens);
         if (t + 1 < length) {
@@ -392,7 +411,7 @@ std::vector<PplmSample> generate_pplm(GPT2LMHeadModel& model, const std::vector<
             Tensor total = sum(p, {1}, true);  // (R, 1)
             Tensor scale = where(le(total, scalar_like(total, 1.0)), total, ones_like(total));
             p = p / scale;
-            tokens = choose(p, c.sample, gen);
+            tokens = choose(p, c.sample, gen, i);
         }
         for (int64_t r = 0; r < R; ++r) out[r].new_ids.push_back(tokens[r]);
         if (on_token) on_token(i, tokens);

@@ -297,6 +297,24 @@ BOOST_AUTO_TEST_CASE(a_one_token_prompt_starts_unperturbed) {
     BOOST_TEST(out[0].loss_trace[0].size() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(non_finite_probabilities_stop_with_an_error) {
+    auto model = tiny_model();
+    auto bag = planted_bag(*model, kPrompt);
+    {
+        NoGradGuard no_grad;
+        Tensor w = model->transformer->ln_f->weight;
+        fill_(w, std::nan(""));
+    }
+    pplm::PplmConfig c;
+    c.length = 3;
+    BOOST_TEST(contains(error_of([&] { pplm::generate_pplm(*model, kPrompt, bag, c, nullptr); }),
+                        "not finite"));
+    BOOST_TEST(contains(error_of([&] {
+                   pplm::generate_unperturbed(*model, kPrompt, 3, 1, false, 10, 1.0, nullptr);
+               }),
+                        "not finite"));
+}
+
 BOOST_AUTO_TEST_CASE(bad_options_are_rejected_naming_them) {
     gpt::GPT2Config m;
     m.n_positions = 128;
