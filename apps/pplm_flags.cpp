@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <limits>
 
 #include "tensor/error.h"
@@ -72,7 +73,23 @@ void check_pplm_flags(PplmFlags& f) {
 pplm::AttributeModel load_attribute(const PplmFlags& f, const gpt::Tokenizer& tokenizer,
                                     const gpt::GPT2Config& config) {
     pplm::AttributeModel attribute;
+    // run_pplm.py's -B takes several bags separated by ';': accept that spelling too, unless the
+    // value is a file whose name holds a ';'.
+    std::vector<std::string> bows;
     for (const std::string& b : f.bows) {
+        std::error_code ec;
+        if (b.find(';') == std::string::npos || std::filesystem::exists(b, ec)) {
+            bows.push_back(b);
+            continue;
+        }
+        size_t start = 0;
+        while (start <= b.size()) {
+            const size_t end = std::min(b.find(';', start), b.size());
+            if (end > start) bows.push_back(b.substr(start, end - start));
+            start = end + 1;
+        }
+    }
+    for (const std::string& b : bows) {
         attribute.bags.push_back(pplm::load_bag(b, tokenizer, f.bag_options));
         const auto& bag = attribute.bags.back();
         fmt::print(stderr, "bag '{}': {} words, {} kept, {} dropped (more than one token{})\n",

@@ -91,15 +91,19 @@ Discriminator load_discriminator(const std::string& dir) {
 
     SafetensorsFile file = load_safetensors(head_path.string());
     d.head = std::make_shared<ClassifierHead>(m.class_size, m.embed_size);
-    compare_keys({{"weight", {m.class_size, m.embed_size}}, {"bias", {m.class_size}}}, file,
-                 /*strict=*/true);
+    // uber's ClassificationHead state dict names them mlp.weight / mlp.bias: accept both.
+    const std::string prefix = file.contains("mlp.weight") && !file.contains("weight") ? "mlp." : "";
+    compare_keys({{prefix + "weight", {m.class_size, m.embed_size}}, {prefix + "bias", {m.class_size}}},
+                 file, /*strict=*/true);
+    NamedTensors tensors;
     for (const char* key : {"weight", "bias"}) {
-        Tensor t = to_dtype(file.get(key), DType::f32);
+        Tensor t = to_dtype(file.get(prefix + key), DType::f32);
         for (float v : to_vector<float>(t))
             check(std::isfinite(v), "{}: tensor '{}' holds a non-finite value ({})",
-                  head_path.string(), key, v);
+                  head_path.string(), prefix + key, v);
+        tensors.emplace_back(key, t);
     }
-    d.head->load_state_dict(file.tensors(), true, head_path.string());
+    d.head->load_state_dict(tensors, true, head_path.string());
     d.head->eval();
     return d;
 }

@@ -11,6 +11,7 @@
 #include "gpt/generation/generate.h"
 #include "pplm/generate.h"
 #include "pplm/loss.h"
+#include "nn/safetensors.h"
 #include "tests/gpt/cli_helpers.h"
 #include "tests/test_util.h"
 
@@ -382,6 +383,29 @@ BOOST_AUTO_TEST_CASE(json_follows_the_contract,
     auto u = nlohmann::json::parse(r.out);
     BOOST_TEST(u["prompt_ids"].dump() == "[50256]");
     BOOST_TEST(u["samples"][0]["loss_trace"][0].empty());  // no past before the first token
+}
+
+BOOST_AUTO_TEST_CASE(uber_spellings_are_accepted,
+                     *boost::unit_test::precondition(HasGradstackBinary{}) *
+                         boost::unit_test::precondition(HasGpt2Vocab{})) {
+    const std::string base = "pplm " + kTiny + " --tokenizer " + gpt2_vocab_dir().string() +
+                             " --prompt 'The lake' --length 4 --stepsize 0.3 --json";
+    // -B "space;military" as run_pplm.py spells two bags.
+    CliRun two = run_cli(base + " --bow space --bow military");
+    CliRun joined = run_cli(base + " --bow 'space;military'");
+    BOOST_REQUIRE_MESSAGE(two.exit_code == 0 && joined.exit_code == 0, two.err << joined.err);
+    BOOST_TEST(nlohmann::json::parse(two.out)["samples"] == nlohmann::json::parse(joined.out)["samples"]);
+    // A head saved with uber's state-dict names (mlp.weight, mlp.bias).
+    TempDir dir;
+    const std::string src = testing::test_data("pplm/discrim_tiny");
+    fs::copy_file(src + "/meta.json", dir.path / "meta.json");
+    auto d = pplm::load_discriminator(src);
+    save_safetensors((dir.path / "head.safetensors").string(),
+                     {{"mlp.weight", d.head->weight}, {"mlp.bias", d.head->bias}});
+    CliRun ours = run_cli(base + " --discrim " + src + " --class-label 2");
+    CliRun ubers = run_cli(base + " --discrim " + dir.path.string() + " --class-label 2");
+    BOOST_REQUIRE_MESSAGE(ours.exit_code == 0 && ubers.exit_code == 0, ours.err << ubers.err);
+    BOOST_TEST(nlohmann::json::parse(ours.out)["samples"] == nlohmann::json::parse(ubers.out)["samples"]);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_fails_with_a_clear_error,
