@@ -274,36 +274,8 @@ std::vector<PplmSample> generate_pplm(GPT2LMHeadModel& model, const std::vector<
     for (int64_t i = 0; i < c.length; ++i) {
         // 1. The unperturbed step: p_unpert, the last token's hidden state, and the cache of
         //    every token (what uber's model(output_so_far) recomputes from scratch).
-        const double stepsize = i >= c.grad_length ? 0.0 : c.stepsize;
-        // When the past is perturbed, the first iteration runs `last` on P + 0 with a graph: it
-        // is batched with the unperturbed step (rows 0..R-1 on U, rows R..2R-1 on P + d), so the
-        // weights are read once for both (one pass of eight per token).
-        const bool merged =
-            perturb_past && !P.empty() && c.num_iterations > 0 && stepsize > 0.0;
         ForwardOutput unpert;
-        std::vector<Tensor> first_dk, first_dv;  // the first iteration's leaves (zeros)
-        Tensor first_probs, first_hidden;        // its distribution and detached hidden state
-        if (merged) {
-            GradScope grad;
-            ForwardOptions o;
-            o.output_hidden_states = true;
-            for (size_t l = 0; l < P.size(); ++l) {
-                first_dk.push_back(zeros_like(P[l].key).requires_grad_());
-                first_dv.push_back(zeros_like(P[l].value).requires_grad_());
-                o.past.emplace_back(cat({U[l].key, P[l].key + first_dk[l]}, 0),
-                                    cat({U[l].value, P[l].value + first_dv[l]}, 0));
-            }
-            std::vector<int64_t> both_last = last;
-            both_last.insert(both_last.end(), last.begin(), last.end());
-            ForwardOutput both = model.forward(column(both_last), o);
-            unpert.logits = slice(both.logits, 0, 0, R).detach();
-            unpert.hidden_states = {slice(both.hidden_states.back(), 0, 0, R).detach()};
-            for (const KVCache& kv : both.presents)
-                unpert.presents.emplace_back(slice(kv.key, 0, 0, R).detach(),
-                                             slice(kv.value, 0, 0, R).detach());
-            first_probs = softmax(last_position(slice(both.logits, 0, R, 2 * R)), -1);
-            first_hidden = last_position(slice(both.hidden_states.back(), 0, R, 2 * R)).detach();
-        } else {
+        {
             NoGradGuard no_grad;
             ForwardOptions o;
             o.past = U;
@@ -312,6 +284,7 @@ std::vector<PplmSample> generate_pplm(GPT2LMHeadModel& model, const std::vector<
         }
         const Tensor unpert_logits = last_position(unpert.logits);                  // (R, V)
         const Tensor h_last = last_position(unpert.hidden_states.back());           // (R, C)
+        const double stepsize = i >= c.grad_length ? 0.0 : c.stepsize;
 
         LossContext s;
         s.model = &model;
@@ -360,17 +333,11 @@ std::vector<PplmSample> generate_pplm(GPT2LMHeadModel& model, const std::vector<
                 for (int64_t it = 0; it < c.num_iterations; ++it) {
                     GradScope grad;
                     std::vector<Tensor> dk(L), dv(L);
-                    Tensor loss;
-                    if (it == 0 && merged) {  // its forward ran with the unperturbed step
-                        dk = first_dk, dv = first_dv;
-                        loss = pplm_loss(s, first_probs, first_hidden);
-                    } else {
-                        for (int64_t l = 0; l < L; ++l) {
-                            dk[l] = acc_k[l].detach().requires_grad_();
-                            dv[l] = acc_v[l].detach().requires_grad_();
-                        }
-                        loss = past_perturbation_loss(s, column(last), P, dk, dv);
+                    for (int64_t l = 0; l < L; ++l) {
+                        dk[l] = acc_k[l].detach().requires_grad_();
+                        dv[l] = acc_v[l].detach().requires_grad_();
                     }
+                    Tensor loss = past_perturbation_loss(s, column(last), P, dk, dv);
                     record(loss);
                     sum(loss).backward();
                     NoGradGuard no_grad;
