@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/command.h"
+#include "apps/pplm_flags.h"
 #include "apps/train.h"
 #include "gpt/checkpoint.h"
 #include "gpt/generation/generate.h"
@@ -70,8 +71,8 @@ std::shared_ptr<pplm::Discriminator> demo_discriminator(gpt::GPT2LMHeadModel& mo
                                                         const fs::path& dir,
                                                         const std::vector<std::string>& topics) {
     pplm::LabeledData data = pplm::read_fortunes(corpus, topics);
-    const int64_t bos = tok.eot_id() >= 0 ? tok.eot_id() : model.config().bos_token_id;
-    auto all = pplm::encode_examples(data.train, tok, bos, std::min<int64_t>(100, model.config().n_positions),
+    auto all = pplm::encode_examples(data.train, tok, eot_prompt(tok, model.config())[0],
+                                     std::min<int64_t>(100, model.config().n_positions),
                                      static_cast<int64_t>(topics.size()));
     std::vector<pplm::TokenizedExample> train, test;
     pplm::random_split(all, 0.9, 0, train, test);
@@ -120,8 +121,7 @@ void pplm_demo(gpt::GPT2LMHeadModel& model, const gpt::Tokenizer& tok, const std
     disc.discrim = discrim;
     disc.class_label = discrim->meta.class_vocab.at(target);
     const std::string prompt = "The best thing about";
-    std::vector<int64_t> ids = {tok.eot_id() >= 0 ? tok.eot_id() : model.config().bos_token_id};
-    for (int64_t id : tok.encode(prompt)) ids.push_back(id);
+    const std::vector<int64_t> ids = eot_prompt(tok, model.config(), prompt);
 
     // Step sizes for this 4-layer, 128-dim model (run_pplm.py's 0.02 barely moves it).
     pplm::PplmConfig c;
@@ -131,11 +131,6 @@ void pplm_demo(gpt::GPT2LMHeadModel& model, const gpt::Tokenizer& tok, const std
     auto steered_bow = pplm::generate_pplm(model, ids, bow, c, nullptr)[0];
     c.stepsize = 0.1;
     auto steered_disc = pplm::generate_pplm(model, ids, disc, c, nullptr)[0];
-    auto bag_words = [&](const std::vector<int64_t>& t) {
-        int64_t n = 0;
-        for (int64_t id : t) n += pplm::in_bags(bow.bags, id);
-        return n;
-    };
     auto p_target = [&](const std::vector<int64_t>& t) {
         return pplm::class_probabilities(model, ids, {t}, *discrim, disc.class_label)[0];
     };
@@ -143,7 +138,7 @@ void pplm_demo(gpt::GPT2LMHeadModel& model, const gpt::Tokenizer& tok, const std
                "classes {})\n",
                prompt, bow.bags[0].name, bow.bags[0].ids.size(), fmt::join(topics, ", "));
     auto row = [&](const std::string& name, const std::vector<int64_t>& t) {
-        fmt::print("  {:<30} [{} bag words, p({}) {:.2f}] {}{}\n", name + ":", bag_words(t),
+        fmt::print("  {:<30} [{} bag words, p({}) {:.2f}] {}{}\n", name + ":", pplm::count_in_bags(bow.bags, t),
                    target, p_target(t), prompt, one_line(first_fortune(tok.decode_text(t))));
     };
     row("plain (greedy)", plain.new_ids);

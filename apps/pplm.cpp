@@ -81,8 +81,6 @@ int run_pplm(int argc, char** argv) {
           "the tokenizer has {} tokens but the model's vocab_size is {}: they do not belong "
           "together (pass --tokenizer DIR)",
           tokenizer.vocab_size(), config.vocab_size);
-    const int64_t bos = tokenizer.eot_id() >= 0 ? tokenizer.eot_id() : config.bos_token_id;
-
     std::vector<int64_t> prompt_tokens;
     if (!prompt_ids_text.empty()) {
         prompt_tokens = parse_ids(prompt_ids_text);
@@ -90,14 +88,7 @@ int run_pplm(int argc, char** argv) {
             check(id < config.vocab_size, "--prompt-ids: id {} is not below the model's "
                   "vocab_size {}", id, config.vocab_size);
     } else {
-        check(bos >= 0, "the tokenizer has no <|endoftext|> and the model no bos_token_id: pass "
-              "--prompt-ids");
-        prompt_tokens = {bos};
-        if (!uncond) {
-            // run_pplm.py: tokenizer.encode(bos_token + text), the special token recognised.
-            std::vector<int64_t> t = tokenizer.encode(prompt_text, true);
-            prompt_tokens.insert(prompt_tokens.end(), t.begin(), t.end());
-        }
+        prompt_tokens = eot_prompt(tokenizer, config, uncond ? "" : prompt_text);
     }
 
     const pplm::AttributeModel attribute = load_attribute(flags, tokenizer, config);
@@ -154,14 +145,9 @@ int run_pplm(int argc, char** argv) {
         }
         return s;
     };
-    auto hits = [&](const std::vector<int64_t>& ids) {
-        int64_t n = 0;
-        for (int64_t id : ids) n += pplm::in_bags(attribute.bags, id);
-        return n;
-    };
     auto score_line = [&](const pplm::PplmSample& s) {
         std::string line = fmt::format("attribute loss {:.4f}", s.attribute_loss);
-        if (attribute.has_bow()) line += fmt::format(", {} bag words", hits(s.new_ids));
+        if (attribute.has_bow()) line += fmt::format(", {} bag words", pplm::count_in_bags(attribute.bags, s.new_ids));
         return line;
     };
     const std::string prefix = tokenizer.decode_text(prompt_tokens);

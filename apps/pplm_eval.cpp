@@ -104,14 +104,8 @@ int run_pplm_eval(int argc, char** argv) {
 
     auto model = gpt::load_pretrained(model_dir);
     const gpt::Tokenizer tokenizer = require_tokenizer(tokenizer_dir, model_dir);
-    const int64_t bos = tokenizer.eot_id() >= 0 ? tokenizer.eot_id() : model->config().bos_token_id;
-    check(bos >= 0, "the tokenizer has no <|endoftext|> and the model no bos_token_id");
     const pplm::AttributeModel attribute = load_attribute(flags, tokenizer, model->config());
-    for (const auto& p : prompts) {
-        std::vector<int64_t> ids = {bos};
-        for (int64_t id : tokenizer.encode(p, true)) ids.push_back(id);
-        ec.prompts.push_back(ids);
-    }
+    for (const auto& p : prompts) ec.prompts.push_back(eot_prompt(tokenizer, model->config(), p));
     ec.pplm = flags.config;
 
     std::optional<pplm::EvalJudge> judge;

@@ -113,4 +113,14 @@ pplm::AttributeModel load_attribute(const PplmFlags& f, const gpt::Tokenizer& to
     return attribute;
 }
 
+std::vector<int64_t> eot_prompt(const gpt::Tokenizer& tokenizer, const gpt::GPT2Config& config,
+                                const std::string& text) {
+    const int64_t bos = tokenizer.eot_id() >= 0 ? tokenizer.eot_id() : config.bos_token_id;
+    check(bos >= 0, "the tokenizer has no <|endoftext|> and the model no bos_token_id: pass "
+          "--prompt-ids");
+    std::vector<int64_t> ids = {bos};
+    for (int64_t id : tokenizer.encode(text, true)) ids.push_back(id);
+    return ids;
+}
+
 }  // namespace gradstack::apps

@@ -35,4 +35,10 @@ void check_pplm_flags(PplmFlags& flags);
 pplm::AttributeModel load_attribute(const PplmFlags& flags, const gpt::Tokenizer& tokenizer,
                                     const gpt::GPT2Config& config);
 
+// run_pplm.py's prompt: <|endoftext|> (the tokenizer's, else the model's bos_token_id), then
+// `text` encoded with the special token recognised, as tokenizer.encode(bos_token + text).
+// Throws when there is no such id.
+std::vector<int64_t> eot_prompt(const gpt::Tokenizer& tokenizer, const gpt::GPT2Config& config,
+                                const std::string& text = "");
+
 }  // namespace gradstack::apps

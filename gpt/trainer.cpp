@@ -136,36 +136,44 @@ void check_step(const fs::path& file, int64_t step) {
 
 }  // namespace
 
-bool plot_metrics(const std::string& dir, std::string* why) {
-    fs::path csv = fs::path(dir) / "metrics.csv", png = fs::path(dir) / "metrics.png";
-    fs::path tmp = fs::path(dir) / "metrics.png.tmp";
-    std::string script = fmt::format(
-        "set terminal pngcairo size 1000,700 font 'sans,10'\n"
-        "set output '{}'\n"
-        "set datafile separator ','\n"
-        "set key autotitle columnhead\n"
-        "set multiplot layout 2,1 title 'gradstack train'\n"
-        "set xlabel 'step'\n set ylabel 'loss'\n set grid\n"
-        "plot '{}' using 1:2 with lines lw 1.5 title 'train loss', "
-        "'' using 1:3 with linespoints pt 7 ps 0.6 lw 2 title 'validation loss'\n"
-        "set ylabel 'accuracy'\n"
-        "plot '{}' using 1:4 with linespoints pt 7 ps 0.6 lw 2 title 'validation next-token accuracy'\n"
-        "unset multiplot\n",
-        tmp.string(), csv.string(), csv.string());
+bool draw_png(const std::string& png, const std::string& commands, std::string* why) {
+    const std::string tmp = png + ".tmp";
+    const std::string script = fmt::format(
+        "set terminal pngcairo size 1000,700 font 'sans,10'\nset output '{}'\n{}", tmp, commands);
     FILE* gp = popen("gnuplot > /dev/null 2>&1", "w");
     if (gp == nullptr) {
         if (why) *why = "cannot start gnuplot";
         return false;
     }
     std::fwrite(script.data(), 1, script.size(), gp);
-    int rc = pclose(gp);
-    if (rc != 0 || !fs::exists(tmp)) {
+    const int rc = pclose(gp);
+    std::error_code ec;
+    if (rc != 0 || !fs::exists(tmp, ec)) {
         if (why) *why = "gnuplot failed or is not installed (scripts/setup.sh installs gnuplot-nox)";
-        fs::remove(tmp);
+        fs::remove(tmp, ec);
         return false;
     }
     fs::rename(tmp, png);
     return true;
+}
+
+bool plot_metrics(const std::string& dir, std::string* why) {
+    const std::string csv = (fs::path(dir) / "metrics.csv").string();
+    return draw_png(
+        (fs::path(dir) / "metrics.png").string(),
+        fmt::format(
+            "set datafile separator ','\n"
+            "set key autotitle columnhead\n"
+            "set multiplot layout 2,1 title 'gradstack train'\n"
+            "set xlabel 'step'\n set ylabel 'loss'\n set grid\n"
+            "plot '{0}' using 1:2 with lines lw 1.5 title 'train loss', "
+            "'' using 1:3 with linespoints pt 7 ps 0.6 lw 2 title 'validation loss'\n"
+            "set ylabel 'accuracy'\n"
+            "plot '{0}' using 1:4 with linespoints pt 7 ps 0.6 lw 2 title 'validation next-token "
+            "accuracy'\n"
+            "unset multiplot\n",
+            csv),
+        why);
 }
 
 TrainResult train(const TrainConfig& c, const std::function<void(const std::string&)>& log,

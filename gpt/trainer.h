@@ -60,4 +60,10 @@ TrainResult train(const TrainConfig& config, const std::function<void(const std:
 // `why`) when gnuplot is missing or fails. The PNG is written atomically.
 bool plot_metrics(const std::string& dir, std::string* why = nullptr);
 
+// Runs gnuplot on `commands` (everything after the terminal and output lines, which this adds:
+// a 1000x700 PNG) to draw `png`, written atomically through `png`.tmp. Returns false (and says
+// why in `why`) when gnuplot is missing or fails. plot_metrics and pplm's discriminator plot
+// are each one call of it.
+bool draw_png(const std::string& png, const std::string& commands, std::string* why = nullptr);
+
 }  // namespace gradstack::gpt

@@ -124,4 +124,10 @@ bool in_bags(const std::vector<BagOfWords>& bags, int64_t id) {
     return false;
 }
 
+int64_t count_in_bags(const std::vector<BagOfWords>& bags, const std::vector<int64_t>& ids) {
+    int64_t n = 0;
+    for (int64_t id : ids) n += in_bags(bags, id);
+    return n;
+}
+
 }  // namespace gradstack::pplm

@@ -51,5 +51,7 @@ Tensor bow_loss(const Tensor& probs, const std::vector<BagOfWords>& bags);
 
 // Whether `id` is in any bag (for highlighting and hit rates).
 bool in_bags(const std::vector<BagOfWords>& bags, int64_t id);
+// How many of `ids` are in some bag.
+int64_t count_in_bags(const std::vector<BagOfWords>& bags, const std::vector<int64_t>& ids);
 
 }  // namespace gradstack::pplm

@@ -10,13 +10,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <numeric>
 
 #include "autograd/ops.h"
+#include "gpt/trainer.h"
 #include "nn/optim/adam.h"
 #include "tensor/error.h"
 #include "tensor/io.h"
@@ -118,40 +118,23 @@ void check_run_folder(const std::string& out, bool overwrite) {
 }
 
 bool plot_discrim_metrics(const std::string& dir, std::string* why) {
-    const fs::path csv = fs::path(dir) / "metrics.csv", png = fs::path(dir) / "metrics.png";
-    const fs::path tmp = fs::path(dir) / "metrics.png.tmp";
+    const fs::path csv = fs::path(dir) / "metrics.csv";
     // One tic per epoch while they fit (gnuplot would label 1, 1.5, 2, ...).
     std::ifstream in(csv);
     const auto rows = std::count(std::istreambuf_iterator<char>(in), {}, '\n') - 1;
-    const std::string script = fmt::format(
-        "set terminal pngcairo size 1000,700 font 'sans,10'\n"
-        "set output '{0}'\n"
-        "set datafile separator ','\n"
-        "set key autotitle columnhead\n"
-        "set multiplot layout 2,1 title 'gradstack train-discrim'\n"
-        "set xlabel 'epoch'\n set ylabel 'cross-entropy'\n set grid\n{2}"
-        "plot '{1}' using 1:2 with linespoints pt 7 ps 0.6 lw 2 title 'train loss', "
-        "'' using 1:3 with linespoints pt 7 ps 0.6 lw 2 title 'test loss'\n"
-        "set ylabel 'accuracy'\n"
-        "plot '{1}' using 1:4 with linespoints pt 7 ps 0.6 lw 2 title 'test accuracy'\n"
-        "unset multiplot\n",
-        tmp.string(), csv.string(), rows <= 20 ? "set xtics 1\n" : "");
-    FILE* gp = popen("gnuplot > /dev/null 2>&1", "w");
-    if (gp == nullptr) {
-        if (why) *why = "cannot start gnuplot";
-        return false;
-    }
-    std::fwrite(script.data(), 1, script.size(), gp);
-    const int rc = pclose(gp);
-    std::error_code ec;
-    if (rc != 0 || !fs::exists(tmp, ec)) {
-        if (why)
-            *why = "gnuplot failed or is not installed (scripts/setup.sh installs gnuplot-nox)";
-        fs::remove(tmp, ec);
-        return false;
-    }
-    fs::rename(tmp, png);
-    return true;
+    return gpt::draw_png(
+        (fs::path(dir) / "metrics.png").string(),
+        fmt::format("set datafile separator ','\n"
+                    "set key autotitle columnhead\n"
+                    "set multiplot layout 2,1 title 'gradstack train-discrim'\n"
+                    "set xlabel 'epoch'\n set ylabel 'cross-entropy'\n set grid\n{1}"
+                    "plot '{0}' using 1:2 with linespoints pt 7 ps 0.6 lw 2 title 'train loss', "
+                    "'' using 1:3 with linespoints pt 7 ps 0.6 lw 2 title 'test loss'\n"
+                    "set ylabel 'accuracy'\n"
+                    "plot '{0}' using 1:4 with linespoints pt 7 ps 0.6 lw 2 title 'test accuracy'\n"
+                    "unset multiplot\n",
+                    csv.string(), rows <= 20 ? "set xtics 1\n" : ""),
+        why);
 }
 
 DiscrimTrainResult train_discriminator(gpt::GPT2LMHeadModel& model,

@@ -106,7 +106,12 @@ EvalResult evaluate_pplm(gpt::GPT2LMHeadModel& model, const AttributeModel& attr
             const auto& samples = pool == 0 ? plain : steered;
             std::vector<std::vector<int64_t>> texts;
             for (const auto& s : samples) texts.push_back(s.new_ids);
-            const std::vector<double> scores = attribute_losses(model, prompt, texts, attribute);
+            // PPLM scored its samples as it generated them; the plain ones are scored here.
+            std::vector<double> scores;
+            if (pool == 0)
+                scores = attribute_losses(model, prompt, texts, attribute);
+            else
+                for (const auto& s : samples) scores.push_back(s.attribute_loss);
             for (int ranked = 0; ranked < 2; ++ranked) {
                 Accumulator& a = acc[2 * pool + ranked];
                 std::vector<int64_t> kept;
@@ -132,8 +137,7 @@ EvalResult evaluate_pplm(gpt::GPT2LMHeadModel& model, const AttributeModel& attr
                     a.perplexity += ppl[j];
                     if (judge) a.correct += classes[j] == judge->class_label;
                     if (attribute.has_bow()) {
-                        int64_t n = 0;
-                        for (int64_t id : chosen[j]) n += in_bags(attribute.bags, id);
+                        const int64_t n = count_in_bags(attribute.bags, chosen[j]);
                         a.bag_tokens += n;
                         a.hits += n > 0;
                     }

@@ -418,6 +418,12 @@ std::vector<PplmSample> generate_pplm(GPT2LMHeadModel& model, const std::vector<
         }
         for (int64_t r = 0; r < R; ++r) out[r].new_ids.push_back(tokens[r]);
         if (on_token) on_token(i, tokens);
+        if (attribute.has_bow()) {
+            // attribute_losses' bag term, from the distribution this token was drawn from.
+            NoGradGuard no_grad;
+            std::vector<float> l = to_vector<float>(bow_loss(softmax(unpert_logits, -1), attribute.bags));
+            for (int64_t r = 0; r < R; ++r) out[r].attribute_loss += l[r] / static_cast<double>(c.length);
+        }
 
         // The token becomes `last`; the old `last` joins the unperturbed cache and the sum.
         S = S + h_last;
@@ -426,10 +432,20 @@ std::vector<PplmSample> generate_pplm(GPT2LMHeadModel& model, const std::vector<
         last = tokens;
     }
 
-    std::vector<std::vector<int64_t>> texts;
-    for (const auto& o : out) texts.push_back(o.new_ids);
-    std::vector<double> scores = attribute_losses(model, prompt, texts, attribute);
-    for (int64_t r = 0; r < R; ++r) out[r].attribute_loss = scores[r];
+    if (attribute.has_discrim()) {
+        // attribute_losses' discriminator term without rerunning the text: S holds every token
+        // but the newest, whose hidden state is one more unperturbed step.
+        NoGradGuard no_grad;
+        ForwardOptions o;
+        o.past = U;
+        o.output_hidden_states = true;
+        o.logits = false;
+        Tensor h = last_position(model.forward(column(last), o).hidden_states.back());  // (R, C)
+        Tensor mean = (S + h) / static_cast<double>(n + c.length);
+        std::vector<float> ce = to_vector<float>(
+            cross_entropy(attribute.discrim->head->forward(mean), labels, -100, Reduction::none));
+        for (int64_t r = 0; r < R; ++r) out[r].attribute_loss += ce[r];
+    }
     return out;
 }
 

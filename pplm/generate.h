@@ -68,7 +68,7 @@ struct PplmSample {
     // loss_trace[t]: the loss (attribute + KL) at each iteration for new token t; empty for a
     // token generated without perturbation (the first one after a one-token prompt).
     std::vector<std::vector<double>> loss_trace;
-    double attribute_loss = 0;  // attribute_losses() of the finished text
+    double attribute_loss = 0;  // attribute_losses() of the finished text, scored as it grows
 };
 
 // Called after each token with its index and the token chosen for each row.
