@@ -39,58 +39,6 @@ std::string read_file(const fs::path& p) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// The tokenizer folder's two files, under Hugging Face's names (encoder.json / vocab.bpe hold the
-// same formats as vocab.json / merges.txt).
-std::pair<fs::path, fs::path> tokenizer_files(const fs::path& dir) {
-    if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"))
-        return {dir / "vocab.json", dir / "merges.txt"};
-    return {dir / "encoder.json", dir / "vocab.bpe"};
-}
-
-void copy_tokenizer(const fs::path& from, const fs::path& to_dir) {
-    auto [vocab, merges] = tokenizer_files(from);
-    if (fs::absolute(vocab) == fs::absolute(to_dir / "vocab.json")) return;
-    for (auto [src, name] : {std::pair{vocab, "vocab.json"}, std::pair{merges, "merges.txt"}}) {
-        std::string bytes = read_file(src);
-        write_file_atomically((to_dir / name).string(), [&](OutputFile& out) { out.write(bytes); });
-    }
-}
-
-bool has_tokenizer(const fs::path& dir) {
-    auto [vocab, merges] = tokenizer_files(dir);
-    return fs::exists(vocab) && fs::exists(merges);
-}
-
-std::string format_duration(double seconds) {
-    auto s = static_cast<int64_t>(seconds);
-    if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
-    if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
-    return fmt::format("{}s", s);
-}
-
-// metrics.csv rows, kept in memory and rewritten whole (atomically) after each change.
-struct Metrics {
-    static constexpr const char* kHeader = "step,train_loss,val_loss,val_accuracy,lr,tokens_per_s,elapsed_s";
-    std::vector<std::pair<int64_t, std::string>> rows;
-
-    void load(const fs::path& path, int64_t up_to_step) {
-        std::ifstream in(path);
-        std::string line;
-        std::getline(in, line);  // header
-        while (std::getline(in, line)) {
-            int64_t step = std::stoll(line.substr(0, line.find(',')));
-            if (step <= up_to_step) rows.emplace_back(step, line);
-        }
-    }
-    void add(int64_t step, const std::string& line) { rows.emplace_back(step, line); }
-    void save(const fs::path& path) const {
-        write_file_atomically(path.string(), [&](OutputFile& out) {
-            out.write(std::string(kHeader) + "\n");
-            for (const auto& [step, line] : rows) out.write(line + "\n");
-        });
-    }
-};
-
 struct TrainerState {
     int64_t step = 0;  // optimizer steps done
     uint64_t sampler_counter = 0, model_counter = 0;
@@ -134,7 +82,53 @@ void check_step(const fs::path& file, int64_t step) {
           file.string(), it == f.metadata().end() ? "?" : it->second, step);
 }
 
+// The tokenizer folder's two files, under Hugging Face's names (encoder.json / vocab.bpe hold the
+// same formats as vocab.json / merges.txt).
+std::pair<fs::path, fs::path> tokenizer_files(const fs::path& dir) {
+    if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"))
+        return {dir / "vocab.json", dir / "merges.txt"};
+    return {dir / "encoder.json", dir / "vocab.bpe"};
+}
+
 }  // namespace
+
+void copy_tokenizer(const fs::path& from, const fs::path& to_dir) {
+    auto [vocab, merges] = tokenizer_files(from);
+    if (fs::absolute(vocab) == fs::absolute(to_dir / "vocab.json")) return;
+    for (auto [src, name] : {std::pair{vocab, "vocab.json"}, std::pair{merges, "merges.txt"}}) {
+        std::string bytes = read_file(src);
+        write_file_atomically((to_dir / name).string(), [&](OutputFile& out) { out.write(bytes); });
+    }
+}
+
+bool has_tokenizer(const fs::path& dir) {
+    auto [vocab, merges] = tokenizer_files(dir);
+    return fs::exists(vocab) && fs::exists(merges);
+}
+
+std::string format_duration(double seconds) {
+    auto s = static_cast<int64_t>(seconds);
+    if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+    if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+    return fmt::format("{}s", s);
+}
+
+void MetricsCsv::load(const fs::path& path, int64_t up_to_step) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+        int64_t step = std::stoll(line.substr(0, line.find(',')));
+        if (step <= up_to_step) rows.emplace_back(step, line);
+    }
+}
+
+void MetricsCsv::save(const fs::path& path) const {
+    write_file_atomically(path.string(), [&](OutputFile& out) {
+        out.write(header + "\n");
+        for (const auto& [step, line] : rows) out.write(line + "\n");
+    });
+}
 
 bool draw_png(const std::string& png, const std::string& commands, std::string* why) {
     const std::string tmp = png + ".tmp";
@@ -241,7 +235,7 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
                   nn::AdamConfig{.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2, .eps = 1e-8,
                                  .weight_decay = c.weight_decay});
     nn::WarmupCosineLr schedule(c.lr, std::min(c.warmup, c.steps), c.steps, c.min_lr);
-    Metrics metrics;
+    MetricsCsv metrics{"step,train_loss,val_loss,val_accuracy,lr,tokens_per_s,elapsed_s", {}};
     TrainerState st;
     if (c.resume) {
         st = load_state(out);

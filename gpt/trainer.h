@@ -7,8 +7,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gradstack::gpt {
@@ -65,5 +68,26 @@ bool plot_metrics(const std::string& dir, std::string* why = nullptr);
 // why in `why`) when gnuplot is missing or fails. plot_metrics and pplm's discriminator plot
 // are each one call of it.
 bool draw_png(const std::string& png, const std::string& commands, std::string* why = nullptr);
+
+// --- pieces other training loops share (vae/train.cpp) ----------------------------------------
+
+// Whether `dir` holds a tokenizer: vocab.json + merges.txt, or encoder.json + vocab.bpe.
+bool has_tokenizer(const std::filesystem::path& dir);
+// Copies the tokenizer of `from` into `to_dir` as vocab.json + merges.txt, atomically (nothing
+// when they are the same files).
+void copy_tokenizer(const std::filesystem::path& from, const std::filesystem::path& to_dir);
+// "45s", "3m07s", "2h05m": for ETAs in progress lines.
+std::string format_duration(double seconds);
+
+// metrics.csv rows, kept in memory and rewritten whole (atomically) after each change; a row is
+// a CSV line whose first field is the step.
+struct MetricsCsv {
+    std::string header;
+    std::vector<std::pair<int64_t, std::string>> rows;
+    // Reads the rows of `path` up to step `up_to_step` (a resumed run drops later ones).
+    void load(const std::filesystem::path& path, int64_t up_to_step);
+    void add(int64_t step, const std::string& line) { rows.emplace_back(step, line); }
+    void save(const std::filesystem::path& path) const;
+};
 
 }  // namespace gradstack::gpt
