@@ -1,0 +1,272 @@
+// `gradstack ppo`: fine-tune a GPT-2 with PPO so that its responses to a file of prompts raise a
+// reward, while a KL penalty keeps it close to the model it started from (trl's PPOTrainer). This
+// file reads the flags, builds the reward (the rl/ ones, and the two that come from pplm/: a
+// discriminator's log-probability and a bag-of-words count) and prints samples before and after.
+// The algorithm: rl/ppo.h.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "apps/cli_common.h"
+#include "apps/command.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "gpt/checkpoint.h"
+#include "pplm/bow.h"
+#include "pplm/classifier.h"
+#include "rl/ppo.h"
+#include "tensor/error.h"
+
+namespace gradstack::apps {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> interrupted{false};
+
+void on_sigint(int) {
+    interrupted.store(true);
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+}
+
+struct RewardSpec {
+    std::string kind, path, label;  // discrim:DIR:LABEL, bow:FILE, tsv:FILE
+};
+
+RewardSpec parse_reward(const std::string& spec) {
+    const std::string hint = "; --reward takes discrim:DIR:LABEL, bow:FILE or tsv:FILE";
+    const size_t colon = spec.find(':');
+    check(colon != std::string::npos, "--reward '{}' has no kind{}", spec, hint);
+    RewardSpec r{spec.substr(0, colon), spec.substr(colon + 1), ""};
+    if (r.kind == "discrim") {
+        const size_t last = r.path.rfind(':');
+        check(last != std::string::npos && last > 0 && last + 1 < r.path.size(),
+              "--reward '{}': a discriminator reward needs a folder and a class label{}", spec, hint);
+        r.label = r.path.substr(last + 1);
+        r.path = r.path.substr(0, last);
+        check(fs::is_directory(r.path), "--reward '{}': {} is not a folder (a discriminator "
+                                        "saved by gradstack train-discrim)", spec, r.path);
+    } else if (r.kind == "bow" || r.kind == "tsv") {
+        check(!r.path.empty(), "--reward '{}': no file{}", spec, hint);
+        if (r.kind == "tsv")
+            check(fs::is_regular_file(r.path), "--reward '{}': {} is not a file", spec, r.path);
+    } else {
+        fail("--reward '{}': unknown kind '{}'{}", spec, r.kind, hint);
+    }
+    return r;
+}
+
+// The text the discriminator reads is the whole of query + response, as PPLM's discriminator
+// reads its text; the hidden states come from `body` (a frozen --model), the model a head is
+// trained on.
+rl::Reward discriminator_reward(const RewardSpec& spec, const std::string& model_dir) {
+    auto discrim = std::make_shared<pplm::Discriminator>(pplm::load_discriminator(spec.path));
+    auto body = gpt::load_pretrained(model_dir);
+    body->requires_grad_(false);
+    pplm::check_compatible(*discrim, body->config(), spec.path);
+    const int64_t label = pplm::resolve_class_label(discrim->meta, spec.label, [](const std::string& w) {
+        fmt::print(stderr, "warning: {}\n", w);
+    });
+    check(label >= 0 && label < discrim->meta.class_size, "--reward: class {} is outside the "
+          "discriminator's {} classes", label, discrim->meta.class_size);
+    const int64_t pad = body->config().eos_token_id;
+    return {"discrim:" + spec.path + ":" + spec.label,
+            [discrim, body, label, pad](const rl::Rows& queries, const rl::Rows& responses) {
+                NoGradGuard no_grad;
+                int64_t T = 0;
+                std::vector<int64_t> lengths;
+                for (size_t r = 0; r < queries.size(); ++r) {
+                    lengths.push_back(static_cast<int64_t>(queries[r].size() + responses[r].size()));
+                    T = std::max(T, lengths.back());
+                }
+                const int64_t B = static_cast<int64_t>(queries.size());
+                std::vector<int64_t> ids(B * T, pad);  // right-padded; mean_hidden skips the pads
+                for (int64_t r = 0; r < B; ++r) {
+                    std::copy(queries[r].begin(), queries[r].end(), ids.begin() + r * T);
+                    std::copy(responses[r].begin(), responses[r].end(),
+                              ids.begin() + r * T + static_cast<int64_t>(queries[r].size()));
+                }
+                Tensor h = pplm::mean_hidden(*body, from_vector(ids, {B, T}), lengths);
+                Tensor logp = contiguous(to_dtype(log_softmax(discrim->head->forward(h), -1),
+                                                  DType::f64));  // (B, classes)
+                std::vector<double> scores;
+                const int64_t C = logp.size(1);
+                for (int64_t r = 0; r < B; ++r) scores.push_back(logp.data<double>()[r * C + label]);
+                return scores;
+            }};
+}
+
+rl::Reward make_reward(const RewardSpec& spec, const gpt::Tokenizer& tokenizer,
+                       const std::string& model_dir) {
+    if (spec.kind == "discrim") return discriminator_reward(spec, model_dir);
+    if (spec.kind == "tsv") return rl::table_reward(spec.path, tokenizer);
+    // bow: a word list (or a built-in bag name), read as PPLM reads its bags.
+    pplm::BagOfWords bag = pplm::load_bag(spec.path, tokenizer);
+    fmt::print(stderr, "bag {}: {} of {} words kept (single tokens)\n", bag.name, bag.ids.size(),
+               bag.words);
+    return rl::token_count_reward({bag.ids.begin(), bag.ids.end()}, "bow:" + spec.path);
+}
+
+rl::Rows read_prompts(const std::string& path, const gpt::Tokenizer& tokenizer) {
+    check(fs::is_regular_file(path), "--prompts {}: not a file (one prompt per line)", path);
+    std::ifstream in(path);
+    check(static_cast<bool>(in), "--prompts {}: cannot open", path);
+    rl::Rows prompts;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines
+        prompts.push_back(tokenizer.encode(line));
+    }
+    check(!prompts.empty(), "--prompts {}: no prompts (one per line; blank lines are skipped)", path);
+    return prompts;
+}
+
+void print_samples(rl::PpoTrainer& t, const rl::Rows& prompts, const rl::Reward& reward,
+                   const gpt::Tokenizer& tok, int64_t n, int64_t N, uint64_t seed) {
+    rl::Rows qs(prompts.begin(), prompts.begin() + std::min<int64_t>(n, prompts.size()));
+    if (qs.empty()) return;
+    Generator g_before(seed + 1), g_after(seed + 1);  // the same draws for both models
+    rl::Samples before = rl::sample_responses(t.reference(), qs, N, g_before);
+    rl::Samples after = rl::sample_responses(*t.policy().lm, qs, N, g_after);
+    std::vector<double> s0 = reward.score(qs, before.responses), s1 = reward.score(qs, after.responses);
+    fmt::print("\nsamples (before: the reference, the model PPO started from; after: the tuned "
+               "policy; same prompts and seeds)\n");
+    double m0 = 0, m1 = 0;
+    for (size_t i = 0; i < qs.size(); ++i) {
+        fmt::print("[{}] {}\n", i + 1, tok.decode_text(qs[i]));
+        fmt::print("    before (score {:.3f}): {}\n", s0[i], tok.decode_text(before.responses[i]));
+        fmt::print("    after  (score {:.3f}): {}\n", s1[i], tok.decode_text(after.responses[i]));
+        m0 += s0[i];
+        m1 += s1[i];
+    }
+    fmt::print("mean score of these samples: before {:.3f}, after {:.3f}\n",
+               m0 / static_cast<double>(qs.size()), m1 / static_cast<double>(qs.size()));
+}
+
+int run_ppo(int argc, char** argv) {
+    CLI::App app{
+        "Fine-tune a GPT-2 with PPO (trl's PPOTrainer): responses of exactly --response-length "
+        "tokens are sampled from the policy for prompts of --prompts, scored by --reward, and the "
+        "policy (GPT-2 + a value head) is updated to raise the score minus beta x KL against the "
+        "frozen model it started from. Defaults are trl's original PPOTrainer's."};
+    std::string model_dir, tokenizer_dir, reward_text, prompts_path;
+    rl::RunOptions run;
+    rl::PpoConfig& c = run.config;
+    std::string kl_penalty = "kl";
+    int64_t n_samples = 4;
+    app.add_option("--model", model_dir, "the starting GPT-2 folder (Hugging Face layout): the "
+                                         "policy's first weights and the frozen reference")->required();
+    app.add_option("--tokenizer", tokenizer_dir, "tokenizer folder (default: the model folder's, "
+                                                 "else data/gpt2-tokenizer)");
+    app.add_option("--reward", reward_text,
+                   "discrim:DIR:LABEL (log-probability of class LABEL, an id or a name, under a "
+                   "discriminator of gradstack train-discrim, on prompt + response), bow:FILE (count "
+                   "of the response's tokens in a word list, or a built-in bag name), tsv:FILE "
+                   "(RESPONSE<TAB>SCORE lines; unlisted responses score 0)")->required();
+    app.add_option("--prompts", prompts_path, "text file, one prompt per line")->required();
+    app.add_option("--out", run.out, "run folder: the tuned policy (Hugging Face layout, value "
+                                     "head beside it), metrics.csv, metrics.png")->required();
+    app.add_option("--steps", c.steps, "PPO steps")->capture_default_str();
+    app.add_option("--batch-size", c.batch_size, "rollouts per step")->capture_default_str();
+    app.add_option("--mini-batch-size", c.mini_batch_size, "rows per optimisation forward/backward")
+        ->capture_default_str();
+    app.add_option("--grad-accum", c.grad_accum, "mini-batches per optimizer step")->capture_default_str();
+    app.add_option("--response-length", c.response_length, "new tokens per response (exactly; an "
+                   "EOS is a token like any other)")->capture_default_str();
+    app.add_option("--ppo-epochs", c.ppo_epochs, "passes over each batch")->capture_default_str();
+    app.add_option("--lr", c.lr, "AdamW learning rate")->capture_default_str();
+    app.add_option("--weight-decay", c.weight_decay, "AdamW weight decay (0: trl's Adam)")->capture_default_str();
+    app.add_option("--max-grad-norm", c.max_grad_norm, "clip the gradient's global norm (0: off)")
+        ->capture_default_str();
+    app.add_option("--init-kl-coef", c.init_kl_coef, "beta, the KL penalty's coefficient (its "
+                                                     "start with --adaptive-kl)")->capture_default_str();
+    app.add_flag("--adaptive-kl", c.adaptive_kl, "move beta so that the KL per response tracks "
+                                                 "--target-kl (Ziegler et al.'s controller)");
+    app.add_option("--target-kl", c.target_kl, "the adaptive controller's target KL (nats per "
+                                               "response)")->capture_default_str();
+    app.add_option("--horizon", c.horizon, "the adaptive controller's horizon (samples)")->capture_default_str();
+    app.add_option("--gamma", c.gamma, "discount")->capture_default_str();
+    app.add_option("--lam", c.lam, "GAE lambda")->capture_default_str();
+    app.add_option("--cliprange", c.cliprange, "policy ratio clip")->capture_default_str();
+    app.add_option("--cliprange-value", c.cliprange_value, "value clip")->capture_default_str();
+    app.add_option("--vf-coef", c.vf_coef, "weight of the value loss")->capture_default_str();
+    app.add_option("--kl-penalty", kl_penalty, "per-token KL estimate: kl (log p - log p_ref), "
+                   "abs, mse (half the square) or full (exact KL over the vocabulary)")->capture_default_str();
+    app.add_flag("--score-scale", c.score_scale, "divide scores by their running standard deviation");
+    app.add_flag("--score-norm", c.score_norm, "subtract the running mean and divide by the "
+                                               "running standard deviation");
+    app.add_option("--score-clip", c.score_clip, "clip scores to [-C, C] after scaling (0: off)")
+        ->capture_default_str();
+    app.add_option("--early-stop-kl", c.early_stop_kl, "stop a step's epochs when the policy's KL to "
+                   "its rollout passes 1.5 x this (0: off)")->capture_default_str();
+    app.add_option("--ratio-threshold", c.ratio_threshold, "skip a mini-batch whose mean ratio "
+                                                           "exceeds this")->capture_default_str();
+    app.add_option("--shared-layers", c.shared_layers, "share (and freeze) the bottom K blocks and "
+                   "the embeddings with the reference to save memory")->capture_default_str();
+    app.add_flag("--detach-value-head", c.detach_value_head, "no value-loss gradient into the body");
+    app.add_flag("--train-dropout", c.train_dropout, "dropout on while optimising (trl >= 0.4); "
+                                                     "off: the model in eval mode throughout");
+    app.add_option("--save-every", c.save_every, "steps between checkpoints")->capture_default_str();
+    app.add_option("--samples", n_samples, "prompts shown before/after at the end")->capture_default_str();
+    app.add_option("--seed", c.seed, "seed of prompts, samples and shuffles")->capture_default_str();
+    app.add_flag("--resume", run.resume, "continue the run in --out with its saved settings "
+                 "(--steps may be raised); the statistics are those of an uninterrupted run");
+    CLI11_PARSE(app, argc, argv);
+
+    // Everything is checked before any model is loaded.
+    c.kl_penalty = rl::parse_kl_penalty(kl_penalty);
+    check(n_samples >= 0, "--samples {} must be >= 0", n_samples);
+    const RewardSpec spec = parse_reward(reward_text);
+    if (run.resume) {
+        const rl::PpoConfig saved = rl::saved_config(run.out);
+        const auto given = rl::config_flags(c), kept = rl::config_flags(saved);
+        for (const auto& [flag, value] : given) {
+            if (flag == "--steps" || app.count(flag) == 0 || kept.at(flag) == value) continue;
+            fail("{} {} contradicts the run's saved setting {} in {}; a resumed run keeps its "
+                 "settings (leave the flag out)", flag, value, kept.at(flag), run.out);
+        }
+        const int64_t steps = c.steps;
+        c = saved;
+        if (app.count("--steps")) c.steps = steps;
+    }
+    c.validate();
+    const gpt::GPT2Config config = gpt::load_config((fs::path(model_dir) / "config.json").string());
+    const gpt::Tokenizer tokenizer = require_tokenizer(tokenizer_dir, model_dir);
+    check(tokenizer.vocab_size() <= config.vocab_size, "the tokenizer has {} tokens, the model's "
+          "vocabulary {}", tokenizer.vocab_size(), config.vocab_size);
+    rl::Rows prompts = read_prompts(prompts_path, tokenizer);
+    for (size_t i = 0; i < prompts.size(); ++i)
+        check(static_cast<int64_t>(prompts[i].size()) + c.response_length <= config.n_positions,
+              "--prompts {}: prompt {} has {} tokens; with --response-length {} that exceeds the "
+              "model's n_positions = {}", prompts_path, i + 1, prompts[i].size(), c.response_length,
+              config.n_positions);
+    rl::Reward reward = make_reward(spec, tokenizer, model_dir);
+    run.model = model_dir;
+
+    interrupted.store(false);
+    auto previous = std::signal(SIGINT, on_sigint);
+    rl::RunResult r = rl::run_ppo(run, prompts, reward, [](const std::string& line) {
+        fmt::print("{}\n", line);
+        std::fflush(stdout);
+    }, &interrupted);
+    std::signal(SIGINT, previous);
+    if (r.interrupted) return 130;
+    print_samples(*r.trainer, prompts, reward, tokenizer, n_samples, c.response_length, c.seed);
+    fmt::print("\nthe tuned policy is in {} (gradstack generate --model {} loads it); metrics: {}\n",
+               run.out, run.out, (fs::path(run.out) / "metrics.png").string());
+    return 0;
+}
+
+const bool registered = register_command(
+    {"ppo", "fine-tune GPT-2 with PPO against a reward, KL-penalised (trl)", run_ppo});
+
+}  // namespace
+
+}  // namespace gradstack::apps
