@@ -15,6 +15,8 @@ packages=(
   libopenblas-openmp-dev libopenblas0-openmp   # the GEMM engine (OpenMP build: shares our threads)
   gnuplot-nox                                  # training plots
   fortunes                                     # the demo's English corpus (/usr/share/games/fortunes)
+  libcpp-httplib-dev                           # gradstack playground's HTTP server
+  chromium npm                                 # the playground's browser test (tests/browser)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy)
