@@ -73,14 +73,6 @@ TrainerState load_state(const fs::path& out) {
     }
 }
 
-void check_step(const fs::path& file, int64_t step) {
-    SafetensorsFile f = load_safetensors(file.string());
-    auto it = f.metadata().find("step");
-    check(it != f.metadata().end() && it->second == std::to_string(step),
-          "{}: saved at step {}, but trainer_state.json says step {}; the checkpoint is "
-          "incomplete (interrupted while saving?)",
-          file.string(), it == f.metadata().end() ? "?" : it->second, step);
-}
 
 // The tokenizer folder's two files, under Hugging Face's names (encoder.json / vocab.bpe hold the
 // same formats as vocab.json / merges.txt).
@@ -104,6 +96,15 @@ void copy_tokenizer(const fs::path& from, const fs::path& to_dir) {
 bool has_tokenizer(const fs::path& dir) {
     auto [vocab, merges] = tokenizer_files(dir);
     return fs::exists(vocab) && fs::exists(merges);
+}
+
+void check_checkpoint_step(const fs::path& file, int64_t step) {
+    SafetensorsFile f = load_safetensors(file.string());
+    auto it = f.metadata().find("step");
+    check(it != f.metadata().end() && it->second == std::to_string(step),
+          "{}: saved at step {}, but trainer_state.json says step {}; the checkpoint is "
+          "incomplete (interrupted while saving?)",
+          file.string(), it == f.metadata().end() ? "?" : it->second, step);
 }
 
 std::string format_duration(double seconds) {
@@ -239,8 +240,8 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
     TrainerState st;
     if (c.resume) {
         st = load_state(out);
-        check_step(out / "model.safetensors", st.step);
-        check_step(out / "optimizer.safetensors", st.step);
+        check_checkpoint_step(out / "model.safetensors", st.step);
+        check_checkpoint_step(out / "optimizer.safetensors", st.step);
         opt.load_state_dict(load_safetensors((out / "optimizer.safetensors").string()).tensors());
         sampler.generator().set_counter(st.sampler_counter);
         model_gen.set_counter(st.model_counter);
