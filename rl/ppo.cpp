@@ -399,7 +399,8 @@ PpoConfig saved_config(const std::string& out) {
 
 std::map<std::string, std::string> config_flags(const PpoConfig& c) {
     std::map<std::string, std::string> flags;
-    for (const auto& [key, value] : config_json(c).items()) {
+    const nlohmann::json j = config_json(c);  // kept alive: items() refers into it
+    for (const auto& [key, value] : j.items()) {
         std::string flag = "--" + key;
         std::replace(flag.begin(), flag.end(), '_', '-');
         flags[flag] = value.is_string() ? value.get<std::string>() : value.dump();
@@ -446,6 +447,9 @@ RunResult run_ppo(const RunOptions& options, const Rows& prompts, const Reward& 
             fail("{}: not a PPO state ({})", (out / kState).string(), e.what());
         }
     } else {
+        // Dropout draws from the process-wide generator (the model's layers hold no other), so a
+        // run seeds it; its counter is saved with each checkpoint.
+        default_generator().manual_seed(c.seed + 1);
         policy = load_policy(options.model, c.detach_value_head, &gen, warn);
         reference = create_reference(*policy.lm, c.shared_layers);
     }

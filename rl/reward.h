@@ -12,10 +12,9 @@
 #include <vector>
 
 #include "gpt/tokenizer/tokenizer.h"
+#include "rl/rollout.h"
 
 namespace gradstack::rl {
-
-using Rows = std::vector<std::vector<int64_t>>;
 
 struct Reward {
     std::string name;  // for logs: "bow:FILE", "discrim:DIR:LABEL", ...

@@ -10,8 +10,7 @@
 
 namespace gradstack::rl {
 
-Batch make_batch(const std::vector<std::vector<int64_t>>& queries,
-                 const std::vector<std::vector<int64_t>>& responses, int64_t pad) {
+Batch make_batch(const Rows& queries, const Rows& responses, int64_t pad) {
     check(!queries.empty() && queries.size() == responses.size(),
           "[rollout] {} queries and {} responses", queries.size(), responses.size());
     Batch b;
@@ -45,8 +44,7 @@ Batch batch_rows(const Batch& batch, int64_t begin, int64_t end) {
     return b;
 }
 
-Samples sample_responses(gpt::GPT2LMHeadModel& lm, const std::vector<std::vector<int64_t>>& queries,
-                         int64_t N, Generator& gen) {
+Samples sample_responses(gpt::GPT2LMHeadModel& lm, const Rows& queries, int64_t N, Generator& gen) {
     gpt::GenerationConfig g;
     g.do_sample = true;
     g.temperature = 1.0;

@@ -19,6 +19,9 @@
 
 namespace gradstack::rl {
 
+// Token ids, one row per query or response (no padding).
+using Rows = std::vector<std::vector<int64_t>>;
+
 // Query + response rows as one left-padded batch: queries padded on the left to the longest,
 // responses all N long, so the response of every row occupies the last N columns.
 struct Batch {
@@ -29,20 +32,18 @@ struct Batch {
 };
 
 // Throws gradstack::Error for an empty query, responses of different lengths, or no rows.
-Batch make_batch(const std::vector<std::vector<int64_t>>& queries,
-                 const std::vector<std::vector<int64_t>>& responses, int64_t pad);
+Batch make_batch(const Rows& queries, const Rows& responses, int64_t pad);
 // Rows [begin, end) of a batch (the same Q and N).
 Batch batch_rows(const Batch& batch, int64_t begin, int64_t end);
 
 struct Samples {
-    std::vector<std::vector<int64_t>> responses;  // N tokens per query
+    Rows responses;                               // N tokens per query
     std::vector<std::vector<float>> logprobs;     // log p of each token, recorded while sampling
 };
 
 // N tokens per query from `lm` (eval mode, no graph, through the KV cache), the queries run as one
 // left-padded batch, the draws from `gen`. Throws when a query + N exceeds n_positions.
-Samples sample_responses(gpt::GPT2LMHeadModel& lm, const std::vector<std::vector<int64_t>>& queries,
-                         int64_t N, Generator& gen);
+Samples sample_responses(gpt::GPT2LMHeadModel& lm, const Rows& queries, int64_t N, Generator& gen);
 
 // What one forward over a batch gives for its N response tokens.
 struct ResponseForward {
