@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "apps/cli_common.h"
 #include "apps/command.h"
@@ -62,49 +63,68 @@ RewardSpec parse_reward(const std::string& spec) {
     return r;
 }
 
-// The text the discriminator reads is the whole of query + response, as PPLM's discriminator
-// reads its text; the hidden states come from `body` (a frozen --model), the model a head is
-// trained on.
-rl::Reward discriminator_reward(const RewardSpec& spec, const std::string& model_dir) {
-    auto discrim = std::make_shared<pplm::Discriminator>(pplm::load_discriminator(spec.path));
-    auto body = gpt::load_pretrained(model_dir);
-    body->requires_grad_(false);
-    pplm::check_compatible(*discrim, body->config(), spec.path);
-    const int64_t label = pplm::resolve_class_label(discrim->meta, spec.label, [](const std::string& w) {
-        fmt::print(stderr, "warning: {}\n", w);
-    });
-    check(label >= 0 && label < discrim->meta.class_size, "--reward: class {} is outside the "
-          "discriminator's {} classes", label, discrim->meta.class_size);
-    const int64_t pad = body->config().eos_token_id;
-    return {"discrim:" + spec.path + ":" + spec.label,
-            [discrim, body, label, pad](const rl::Rows& queries, const rl::Rows& responses) {
-                NoGradGuard no_grad;
-                int64_t T = 0;
-                std::vector<int64_t> lengths;
-                for (size_t r = 0; r < queries.size(); ++r) {
-                    lengths.push_back(static_cast<int64_t>(queries[r].size() + responses[r].size()));
-                    T = std::max(T, lengths.back());
-                }
-                const int64_t B = static_cast<int64_t>(queries.size());
-                std::vector<int64_t> ids(B * T, pad);  // right-padded; mean_hidden skips the pads
-                for (int64_t r = 0; r < B; ++r) {
-                    std::copy(queries[r].begin(), queries[r].end(), ids.begin() + r * T);
-                    std::copy(responses[r].begin(), responses[r].end(),
-                              ids.begin() + r * T + static_cast<int64_t>(queries[r].size()));
-                }
-                Tensor h = pplm::mean_hidden(*body, from_vector(ids, {B, T}), lengths);
-                Tensor logp = contiguous(to_dtype(log_softmax(discrim->head->forward(h), -1),
-                                                  DType::f64));  // (B, classes)
-                std::vector<double> scores;
-                const int64_t C = logp.size(1);
-                for (int64_t r = 0; r < B; ++r) scores.push_back(logp.data<double>()[r * C + label]);
-                return scores;
-            }};
-}
+// A discriminator of gradstack train-discrim reading query + response (the whole text, as PPLM's
+// discriminator reads its text), on hidden states of `body`, a frozen copy of --model: the model a
+// head is trained on.
+struct DiscrimScorer {
+    std::shared_ptr<pplm::Discriminator> discrim;
+    std::shared_ptr<gpt::GPT2LMHeadModel> body;
+    int64_t label = 0;
+    std::string spec_label;
+
+    DiscrimScorer(const RewardSpec& spec, const std::string& model_dir) : spec_label(spec.label) {
+        discrim = std::make_shared<pplm::Discriminator>(pplm::load_discriminator(spec.path));
+        body = gpt::load_pretrained(model_dir);
+        body->requires_grad_(false);
+        pplm::check_compatible(*discrim, body->config(), spec.path);
+        label = pplm::resolve_class_label(discrim->meta, spec.label, [](const std::string& w) {
+            fmt::print(stderr, "warning: {}\n", w);
+        });
+        check(label >= 0 && label < discrim->meta.class_size, "--reward: class {} is outside the "
+              "discriminator's {} classes", label, discrim->meta.class_size);
+    }
+
+    // log softmax of the head for each row: (B, classes) float64.
+    Tensor log_probs(const rl::Rows& queries, const rl::Rows& responses) const {
+        NoGradGuard no_grad;
+        int64_t T = 0;
+        std::vector<int64_t> lengths;
+        for (size_t r = 0; r < queries.size(); ++r) {
+            lengths.push_back(static_cast<int64_t>(queries[r].size() + responses[r].size()));
+            T = std::max(T, lengths.back());
+        }
+        const int64_t B = static_cast<int64_t>(queries.size());
+        std::vector<int64_t> ids(B * T, body->config().eos_token_id);  // right-padded; skipped
+        for (int64_t r = 0; r < B; ++r) {
+            std::copy(queries[r].begin(), queries[r].end(), ids.begin() + r * T);
+            std::copy(responses[r].begin(), responses[r].end(),
+                      ids.begin() + r * T + static_cast<int64_t>(queries[r].size()));
+        }
+        Tensor h = pplm::mean_hidden(*body, from_vector(ids, {B, T}), lengths);
+        return contiguous(to_dtype(log_softmax(discrim->head->forward(h), -1), DType::f64));
+    }
+    std::vector<double> scores(const rl::Rows& queries, const rl::Rows& responses) const {
+        Tensor lp = log_probs(queries, responses);
+        std::vector<double> out;
+        for (int64_t r = 0; r < lp.size(0); ++r) out.push_back(lp.data<double>()[r * lp.size(1) + label]);
+        return out;
+    }
+    // The fraction of rows whose most likely class is `label`.
+    double label_rate(const rl::Rows& queries, const rl::Rows& responses) const {
+        Tensor best = argmax(log_probs(queries, responses), -1);
+        double hits = 0;
+        for (int64_t r = 0; r < best.numel(); ++r) hits += best.data<int64_t>()[r] == label ? 1 : 0;
+        return hits / static_cast<double>(std::max<int64_t>(best.numel(), 1));
+    }
+};
 
 rl::Reward make_reward(const RewardSpec& spec, const gpt::Tokenizer& tokenizer,
                        const std::string& model_dir) {
-    if (spec.kind == "discrim") return discriminator_reward(spec, model_dir);
+    if (spec.kind == "discrim") {
+        auto d = std::make_shared<DiscrimScorer>(spec, model_dir);
+        return {"discrim:" + spec.path + ":" + spec.label,
+                [d](const rl::Rows& q, const rl::Rows& r) { return d->scores(q, r); }};
+    }
     if (spec.kind == "tsv") return rl::table_reward(spec.path, tokenizer);
     // bow: a word list (or a built-in bag name), read as PPLM reads its bags.
     pplm::BagOfWords bag = pplm::load_bag(spec.path, tokenizer);
@@ -128,26 +148,51 @@ rl::Rows read_prompts(const std::string& path, const gpt::Tokenizer& tokenizer) 
     return prompts;
 }
 
-void print_samples(rl::PpoTrainer& t, const rl::Rows& prompts, const rl::Reward& reward,
-                   const gpt::Tokenizer& tok, int64_t n, int64_t N, uint64_t seed) {
-    rl::Rows qs(prompts.begin(), prompts.begin() + std::min<int64_t>(n, prompts.size()));
-    if (qs.empty()) return;
-    Generator g_before(seed + 1), g_after(seed + 1);  // the same draws for both models
-    rl::Samples before = rl::sample_responses(t.reference(), qs, N, g_before);
-    rl::Samples after = rl::sample_responses(*t.policy().lm, qs, N, g_after);
-    std::vector<double> s0 = reward.score(qs, before.responses), s1 = reward.score(qs, after.responses);
+// Responses of the reference (the model PPO started from) and of the tuned policy to the same
+// prompts with the same draws.
+struct BeforeAfter {
+    rl::Rows queries;
+    rl::Samples before, after;
+};
+
+BeforeAfter sample_both(rl::PpoTrainer& t, const rl::Rows& prompts, int64_t n, int64_t N, uint64_t seed) {
+    BeforeAfter s;
+    for (int64_t i = 0; i < n; ++i) s.queries.push_back(prompts[i % prompts.size()]);
+    Generator g_before(seed + 1), g_after(seed + 1);
+    s.before = rl::sample_responses(t.reference(), s.queries, N, g_before);
+    s.after = rl::sample_responses(*t.policy().lm, s.queries, N, g_after);
+    return s;
+}
+
+double mean_of(const std::vector<double>& v) {
+    double m = 0;
+    for (double x : v) m += x;
+    return v.empty() ? 0.0 : m / static_cast<double>(v.size());
+}
+
+void print_samples(const BeforeAfter& s, const rl::Reward& reward, const gpt::Tokenizer& tok,
+                   int64_t shown) {
+    std::vector<double> s0 = reward.score(s.queries, s.before.responses);
+    std::vector<double> s1 = reward.score(s.queries, s.after.responses);
     fmt::print("\nsamples (before: the reference, the model PPO started from; after: the tuned "
                "policy; same prompts and seeds)\n");
-    double m0 = 0, m1 = 0;
-    for (size_t i = 0; i < qs.size(); ++i) {
-        fmt::print("[{}] {}\n", i + 1, tok.decode_text(qs[i]));
-        fmt::print("    before (score {:.3f}): {}\n", s0[i], tok.decode_text(before.responses[i]));
-        fmt::print("    after  (score {:.3f}): {}\n", s1[i], tok.decode_text(after.responses[i]));
-        m0 += s0[i];
-        m1 += s1[i];
+    for (int64_t i = 0; i < std::min<int64_t>(shown, s.queries.size()); ++i) {
+        fmt::print("[{}] {}\n", i + 1, tok.decode_text(s.queries[i]));
+        fmt::print("    before (score {:.3f}): {}\n", s0[i], tok.decode_text(s.before.responses[i]));
+        fmt::print("    after  (score {:.3f}): {}\n", s1[i], tok.decode_text(s.after.responses[i]));
     }
-    fmt::print("mean score of these samples: before {:.3f}, after {:.3f}\n",
-               m0 / static_cast<double>(qs.size()), m1 / static_cast<double>(qs.size()));
+    fmt::print("mean score over {} samples: before {:.3f}, after {:.3f}\n", s.queries.size(),
+               mean_of(s0), mean_of(s1));
+}
+
+// --eval-discrim: a second discriminator (trained on other data) judges the same samples.
+void print_held_out(const BeforeAfter& s, const DiscrimScorer& judge, const std::string& name) {
+    fmt::print("held-out {}: class '{}' rate before {:.1f}%, after {:.1f}%; mean log-probability "
+               "before {:.3f}, after {:.3f} ({} samples)\n",
+               name, judge.spec_label, 100 * judge.label_rate(s.queries, s.before.responses),
+               100 * judge.label_rate(s.queries, s.after.responses),
+               mean_of(judge.scores(s.queries, s.before.responses)),
+               mean_of(judge.scores(s.queries, s.after.responses)), s.queries.size());
 }
 
 int run_ppo(int argc, char** argv) {
@@ -160,7 +205,8 @@ int run_ppo(int argc, char** argv) {
     rl::RunOptions run;
     rl::PpoConfig& c = run.config;
     std::string kl_penalty = "kl";
-    int64_t n_samples = 4;
+    int64_t n_samples = 4, n_eval = 64;
+    std::string eval_discrim;
     app.add_option("--model", model_dir, "the starting GPT-2 folder (Hugging Face layout): the "
                                          "policy's first weights and the frozen reference")->required();
     app.add_option("--tokenizer", tokenizer_dir, "tokenizer folder (default: the model folder's, "
@@ -215,6 +261,10 @@ int run_ppo(int argc, char** argv) {
                                                      "off: the model in eval mode throughout");
     app.add_option("--save-every", c.save_every, "steps between checkpoints")->capture_default_str();
     app.add_option("--samples", n_samples, "prompts shown before/after at the end")->capture_default_str();
+    app.add_option("--eval-samples", n_eval, "samples (prompts cycled) behind the before/after "
+                   "means at the end")->capture_default_str();
+    app.add_option("--eval-discrim", eval_discrim, "DIR:LABEL, a held-out discriminator that also "
+                   "judges the before/after samples (its class-LABEL rate and log-probability)");
     app.add_option("--seed", c.seed, "seed of prompts, samples and shuffles")->capture_default_str();
     app.add_flag("--resume", run.resume, "continue the run in --out with its saved settings "
                  "(--steps may be raised); the statistics are those of an uninterrupted run");
@@ -223,7 +273,10 @@ int run_ppo(int argc, char** argv) {
     // Everything is checked before any model is loaded.
     c.kl_penalty = rl::parse_kl_penalty(kl_penalty);
     check(n_samples >= 0, "--samples {} must be >= 0", n_samples);
+    check(n_eval >= 1, "--eval-samples {} must be >= 1", n_eval);
     const RewardSpec spec = parse_reward(reward_text);
+    std::optional<RewardSpec> judge_spec;
+    if (!eval_discrim.empty()) judge_spec = parse_reward("discrim:" + eval_discrim);
     if (run.resume) {
         const rl::PpoConfig saved = rl::saved_config(run.out);
         const auto given = rl::config_flags(c), kept = rl::config_flags(saved);
@@ -248,6 +301,8 @@ int run_ppo(int argc, char** argv) {
               "model's n_positions = {}", prompts_path, i + 1, prompts[i].size(), c.response_length,
               config.n_positions);
     rl::Reward reward = make_reward(spec, tokenizer, model_dir);
+    std::optional<DiscrimScorer> judge;
+    if (judge_spec) judge.emplace(*judge_spec, model_dir);
     run.model = model_dir;
 
     interrupted.store(false);
@@ -258,7 +313,10 @@ int run_ppo(int argc, char** argv) {
     }, &interrupted);
     std::signal(SIGINT, previous);
     if (r.interrupted) return 130;
-    print_samples(*r.trainer, prompts, reward, tokenizer, n_samples, c.response_length, c.seed);
+    const BeforeAfter samples = sample_both(*r.trainer, prompts, std::max(n_eval, n_samples),
+                                            c.response_length, c.seed);
+    print_samples(samples, reward, tokenizer, n_samples);
+    if (judge) print_held_out(samples, *judge, "discriminator " + judge_spec->path);
     fmt::print("\nthe tuned policy is in {} (gradstack generate --model {} loads it); metrics: {}\n",
                run.out, run.out, (fs::path(run.out) / "metrics.png").string());
     return 0;

@@ -98,13 +98,13 @@ bool has_tokenizer(const fs::path& dir) {
     return fs::exists(vocab) && fs::exists(merges);
 }
 
-void check_checkpoint_step(const fs::path& file, int64_t step) {
+void check_checkpoint_step(const fs::path& file, int64_t step, const std::string& state_file) {
     SafetensorsFile f = load_safetensors(file.string());
     auto it = f.metadata().find("step");
     check(it != f.metadata().end() && it->second == std::to_string(step),
-          "{}: saved at step {}, but trainer_state.json says step {}; the checkpoint is "
-          "incomplete (interrupted while saving?)",
-          file.string(), it == f.metadata().end() ? "?" : it->second, step);
+          "{}: saved at step {}, but {} says step {}; the checkpoint is incomplete (interrupted "
+          "while saving?)",
+          file.string(), it == f.metadata().end() ? "?" : it->second, state_file, step);
 }
 
 std::string format_duration(double seconds) {

@@ -77,8 +77,9 @@ bool has_tokenizer(const std::filesystem::path& dir);
 // when they are the same files).
 void copy_tokenizer(const std::filesystem::path& from, const std::filesystem::path& to_dir);
 // Throws gradstack::Error naming `file` unless its safetensors metadata says "step" = `step`
-// (the step trainer_state.json records): a set of checkpoint files whose writing was cut short.
-void check_checkpoint_step(const std::filesystem::path& file, int64_t step);
+// (the step `state_file` records): a set of checkpoint files whose writing was cut short.
+void check_checkpoint_step(const std::filesystem::path& file, int64_t step,
+                           const std::string& state_file = "trainer_state.json");
 // "45s", "3m07s", "2h05m": for ETAs in progress lines.
 std::string format_duration(double seconds);
 

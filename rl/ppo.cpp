@@ -348,15 +348,6 @@ nlohmann::json read_state(const fs::path& out) {
     }
 }
 
-void check_step(const fs::path& file, int64_t step) {
-    SafetensorsFile f = load_safetensors(file.string());
-    auto it = f.metadata().find("step");
-    check(it != f.metadata().end() && it->second == std::to_string(step),
-          "{}: saved at step {}, but ppo_state.json says step {}; the checkpoint is incomplete "
-          "(interrupted while saving?)",
-          file.string(), it == f.metadata().end() ? "?" : it->second, step);
-}
-
 void save_run(const fs::path& out, PpoTrainer& t, const PpoConfig& c, const std::string& model,
               Generator& gen) {
     const std::string step = std::to_string(t.steps_done());
@@ -435,9 +426,9 @@ RunResult run_ppo(const RunOptions& options, const Rows& prompts, const Reward& 
     if (options.resume) {
         try {
             done = state.at("step").get<int64_t>();
-            check_step(out / "model.safetensors", done);
-            check_step(out / "value_head.safetensors", done);
-            check_step(out / "optimizer.safetensors", done);
+            gpt::check_checkpoint_step(out / "model.safetensors", done, kState);
+            gpt::check_checkpoint_step(out / "value_head.safetensors", done, kState);
+            gpt::check_checkpoint_step(out / "optimizer.safetensors", done, kState);
             policy = load_policy(options.out, c.detach_value_head, &gen, warn);
             reference = gpt::load_pretrained(state.at("model").get<std::string>());
             reference->eval();
