@@ -49,7 +49,7 @@ public:
     // nullptr when the queue is full (the caller answers 503).
     std::shared_ptr<void> enter() {
         std::unique_lock lock(mutex_);
-        if (busy_ && waiting_ >= kMaxWaiting) {
+        if (waiting_ >= kMaxWaiting) {  // (even while free: those waiting take it first)
             ++stats_.rejected;
             return nullptr;
         }

@@ -128,6 +128,13 @@ std::vector<float> softmax_of(const Tensor& logits) {
     return to_vector<float>(softmax(contiguous(logits), -1));
 }
 
+// The next-token logits (V,) after position t of a last hidden state h (1, T, C) (after ln_f):
+// the tied head on that one row, instead of on all T rows as forward() would.
+Tensor head_at(gpt::GPT2LMHeadModel& model, const Tensor& h, int64_t t) {
+    const Tensor row = reshape(select(select(h, 0, 0), 0, t), {1, h.size(2)});
+    return reshape(matmul(row, transpose(model.transformer->wte->weight, 0, 1)), {-1});
+}
+
 // The top alternatives of a next-token distribution, for hovering over a generated token.
 json alternatives(const Session& s, const std::vector<float>& probs, int64_t n = 5) {
     json out = json::array();
@@ -218,13 +225,15 @@ json saliency(Session& s, const std::vector<int64_t>& ids, const std::vector<int
     gpt::ForwardOptions o;
     o.inputs_embeds = embeds;
     o.use_cache = false;
-    Tensor logp = log_softmax(select(model.forward(Tensor(), o).logits, 0, 0), -1);  // (T, V)
+    o.output_hidden_states = true;
+    o.logits = false;  // the head runs on the explained positions only
+    const Tensor h = model.forward(Tensor(), o).hidden_states.back();  // (1, T, C), after ln_f
     const std::vector<float> e = to_vector<float>(embeds);
     json out = json::array();
     for (size_t k = 0; k < targets.size(); ++k) {
         const int64_t p = targets[k];
         embeds.zero_grad();
-        Tensor lp = select(select(logp, 0, p - 1), 0, ids[p]);
+        Tensor lp = select(log_softmax(head_at(model, h, p - 1), -1), 0, ids[p]);
         lp.backward(Tensor(), k + 1 < targets.size());
         const std::vector<float> g = to_vector<float>(embeds.grad());
         json gxi = json::array(), norm = json::array();
@@ -500,6 +509,8 @@ json next_tokens(Session& s, const json& body) {
     gpt::ForwardOptions o;
     o.use_cache = false;
     const int64_t T = static_cast<int64_t>(ids.size());
+    // The full forward, head on every position, as generation's first step computes it: the
+    // head on the last row alone would be faster but round differently.
     Tensor last = contiguous(select(select(s.model->forward(ids_tensor(ids), o).logits, 0, 0), 0,
                                     T - 1));  // (V,)
     const std::vector<float> probs = softmax_of(last);

@@ -329,7 +329,7 @@ function drawLens(r) {
     row.appendChild(document.createElement("th")).textContent = l === 0 ? "embed" : `${l}`;
     for (let t = 0; t < T; ++t) {
       const c = row.insertCell(), top = r.lens[l].top[t], rank = r.lens[l].next_rank[t];
-      c.style.background = probColor(1 - top.prob + 1e-6).replace("30,", "210,");
+      c.style.background = `hsl(210, 80%, ${Math.round(97 - 45 * top.prob)}%)`;
       c.textContent = show(top.text);
       if (rank !== null) {
         const s = document.createElement("div");

@@ -80,11 +80,14 @@ try {
   check(await page.locator("#next-bars g.bar").count() === 20, "20 next-token bars drawn");
 
   // Type a prompt: the bars follow it.
-  const firstIds = await page.locator("#token-strip").textContent();
+  const want = (await (await page.request.post(url + "api/next",
+    { data: { text: prompt, temperature: 1, top_k: 0, top_p: 1, n: 1 } })).json()).ids;
+  const strip = `${want.length} tokens: ${want.join(" ")}`;
   await page.fill("#prompt", "");
   await page.locator("#prompt").pressSequentially(prompt, { delay: 20 });
-  await page.waitForFunction((t) => document.querySelector("#token-strip").textContent !== t,
-                             firstIds, { timeout: 30000 });
+  await page.waitForFunction((t) => document.querySelector("#token-strip").textContent === t,
+                             strip, { timeout: 30000 });
+  check(true, "the token strip shows the typed prompt's ids");
   const filtered = () => page.$$eval("#next-bars g.bar", (gs) => gs.map((g) => g.dataset.filtered));
   const before = await filtered();
 
@@ -144,6 +147,10 @@ try {
   if (process.env.PLAYGROUND_PANELS) {  // one PNG per panel (the closing notes)
     const dir = process.env.PLAYGROUND_PANELS;
     mkdirSync(dir, { recursive: true });
+    await page.fill("#forced", process.env.PLAYGROUND_FORCED || " and the");
+    await page.click("#sal-run");
+    await page.waitForFunction(() => document.querySelectorAll("#saliency .row").length >= 2,
+                               null, { timeout: 120000 });
     await page.hover("#gen-seq-0 span.tok >> nth=2");
     for (const p of ["next", "generate", "attention", "lens", "saliency"])
       await page.locator(`#panel-${p}`).screenshot({ path: path.join(dir, `${p}.png`) });
