@@ -17,7 +17,8 @@ std::vector<double> linear_betas(int64_t T) {
     const double lo = scale * 1e-4, hi = scale * 0.02;
     std::vector<double> b(T);
     for (int64_t i = 0; i < T; ++i)
-        b[i] = T == 1 ? lo : lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(T - 1);
+        b[i] = std::min(0.999, T == 1 ? lo : lo + (hi - lo) * static_cast<double>(i) /
+                                                   static_cast<double>(T - 1));
     return b;
 }
 

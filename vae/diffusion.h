@@ -18,7 +18,8 @@
 
 namespace gradstack::vae {
 
-// beta_t = linspace(scale * 1e-4, scale * 0.02, T)[t - 1], scale = 1000 / T.
+// beta_t = min(0.999, linspace(scale * 1e-4, scale * 0.02, T)[t - 1]), scale = 1000 / T (the
+// clip matters only for T < 20, where the scaled end would pass 1).
 std::vector<double> linear_betas(int64_t T);
 // abar(t) = f(t) / f(0), f(t) = cos^2(pi/2 (t/T + s) / (1 + s)), s = 0.008;
 // beta_t = min(1 - abar(t) / abar(t - 1), 0.999).
