@@ -218,8 +218,13 @@ struct Server {
             });
         // Errors httplib answers itself (404, 413, ...) get a JSON body too.
         http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-            if (res.body.empty())
-                send_error(res, res.status, fmt::format("HTTP {}", res.status));
+            if (!res.body.empty()) return;
+            if (res.status == 413)  // cpp-httplib caps form-encoded bodies (curl -d's) at 8 KiB
+                return send_error(res, 413, fmt::format(
+                    "the body is too large: at most {} bytes as application/json, 8 KiB as "
+                    "application/x-www-form-urlencoded (curl -d without -H 'Content-Type: "
+                    "application/json')", kMaxBodyBytes), "body");
+            send_error(res, res.status, fmt::format("HTTP {}", res.status));
         });
         http.set_payload_max_length(kMaxBodyBytes);
         http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };

@@ -420,6 +420,8 @@ BOOST_AUTO_TEST_CASE(malformed_requests_get_4xx_and_the_server_keeps_serving) {
     BOOST_TEST(get->status == 405);
     Reply ok = post("/api/next", json{{"text", "still here"}});
     BOOST_TEST(ok.status == 200);
+    // A JSON body under the 1 MiB cap is read whole (unknown fields are ignored).
+    BOOST_TEST(post("/api/next", json{{"text", "a"}, {"pad", std::string(500000, 'x')}}).status == 200);
 }
 
 // One computation at a time, 4 waiting: a burst of slow requests gets some 503s (JSON), the
