@@ -78,13 +78,15 @@ def build(torch, vocab, n_pos, C, n_layer, n_head):
     return p
 
 
-def forward(torch, p, n_head, ids, past, dropout=0.0, inputs_embeds=None, with_hidden=False):
+def forward(torch, p, n_head, ids, past, dropout=0.0, inputs_embeds=None, with_hidden=False,
+            head=True):
     """logits (B, T, V) and the new cache [(k, v)] per layer, each (B, nh, P + T, hs). With
     dropout > 0 (training), dropout as GPT-2 applies it: on the embeddings, the attention
     probabilities and both residual branches. `past[i]` may be a (k, v) pair or one stacked
     (2, B, nh, P, hs) tensor (old Hugging Face's layout, which PPLM perturbs). inputs_embeds
     (B, T, C) replaces the token embeddings of ids (pass ids=None); positions still continue
-    from P. with_hidden=True also returns the last hidden state after ln_f, (B, T, C)."""
+    from P. with_hidden=True also returns the last hidden state after ln_f, (B, T, C); head=False
+    skips the logits (None in their place), for callers that apply the head to a few positions."""
     F = torch.nn.functional
 
     def drop(t):
@@ -121,5 +123,5 @@ def forward(torch, p, n_head, ids, past, dropout=0.0, inputs_embeds=None, with_h
         h = conv1d(F.gelu(conv1d(h, layer["c_fc"]), approximate="tanh"), layer["mlp_proj"])
         x = x + drop(h)
     x = F.layer_norm(x, (C,), *p["ln_f"], 1e-5)
-    logits = torch.matmul(x, p["wte"].t())
+    logits = torch.matmul(x, p["wte"].t()) if head else None
     return (logits, presents, x) if with_hidden else (logits, presents)
