@@ -229,6 +229,10 @@ TrainSummary train_vae(const VaeTrainConfig& c, const Log& log, const std::atomi
     log(fmt::format("data: {} records, {} longer than {} tokens left out; {} train, {} validation",
                     data.records, data.too_long, vc.max_length, data.train.size(), data.val.size()));
     const std::vector<std::vector<int64_t>>& val = data.val.size() >= 2 ? data.val : data.train;
+    // The held-out sentences, one per line, for `gradstack vae eval --data <out>/val.txt`.
+    write_file_atomically((out / "val.txt").string(), [&](OutputFile& f) {
+        for (const auto& s : data.val) f.write(tok.decode_text(s) + "\n");
+    });
 
     // --- model, optional denoiser, optimizer
     Generator model_gen(c.seed), sampler_gen(c.seed + 1), noise_gen(c.seed + 2);
