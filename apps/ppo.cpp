@@ -63,9 +63,9 @@ RewardSpec parse_reward(const std::string& spec) {
     return r;
 }
 
-// A discriminator of gradstack train-discrim reading query + response (the whole text, as PPLM's
-// discriminator reads its text), on hidden states of `body`, a frozen copy of --model: the model a
-// head is trained on.
+// A discriminator of gradstack train-discrim reading <|endoftext|> + query + response (the whole
+// text, as PPLM's discriminator reads its text, with the token train-discrim puts in front), on
+// hidden states of `body`, a frozen copy of --model: the model a head is trained on.
 struct DiscrimScorer {
     std::shared_ptr<pplm::Discriminator> discrim;
     std::shared_ptr<gpt::GPT2LMHeadModel> body;
@@ -87,18 +87,20 @@ struct DiscrimScorer {
     // log softmax of the head for each row: (B, classes) float64.
     Tensor log_probs(const rl::Rows& queries, const rl::Rows& responses) const {
         NoGradGuard no_grad;
+        // <|endoftext|> + query + response: train-discrim puts it in front of every example.
+        const int64_t bos = body->config().bos_token_id;
         int64_t T = 0;
         std::vector<int64_t> lengths;
         for (size_t r = 0; r < queries.size(); ++r) {
-            lengths.push_back(static_cast<int64_t>(queries[r].size() + responses[r].size()));
+            lengths.push_back(static_cast<int64_t>(1 + queries[r].size() + responses[r].size()));
             T = std::max(T, lengths.back());
         }
         const int64_t B = static_cast<int64_t>(queries.size());
-        std::vector<int64_t> ids(B * T, body->config().eos_token_id);  // right-padded; skipped
+        std::vector<int64_t> ids(B * T, bos);  // right-padded; mean_hidden skips the padding
         for (int64_t r = 0; r < B; ++r) {
-            std::copy(queries[r].begin(), queries[r].end(), ids.begin() + r * T);
+            std::copy(queries[r].begin(), queries[r].end(), ids.begin() + r * T + 1);
             std::copy(responses[r].begin(), responses[r].end(),
-                      ids.begin() + r * T + static_cast<int64_t>(queries[r].size()));
+                      ids.begin() + r * T + 1 + static_cast<int64_t>(queries[r].size()));
         }
         Tensor h = pplm::mean_hidden(*body, from_vector(ids, {B, T}), lengths);
         return contiguous(to_dtype(log_softmax(discrim->head->forward(h), -1), DType::f64));
