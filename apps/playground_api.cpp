@@ -16,6 +16,7 @@
 #include "gpt/generation/decoder.h"
 #include "gpt/generation/generate.h"
 #include "gpt/generation/logits_process.h"
+#include "gpt/tokenizer/utf8.h"
 #include "pplm/bow.h"
 #include "pplm/classifier.h"
 #include "pplm/generate.h"
@@ -258,6 +259,34 @@ json saliency(Session& s, const std::vector<int64_t>& ids, const std::vector<int
 
 // ---- generation ----
 
+// Streams a row of tokens as text: each token's bytes are appended and what is complete so far
+// goes out as valid UTF-8, so a character split across tokens arrives with the token that
+// completes it; with flush() at the end, the pieces add up to decode_text() of the whole row.
+class TextStream {
+public:
+    std::string push(const std::string& bytes, bool last) {
+        pending_ += bytes;
+        const size_t keep = last ? 0 : incomplete_tail();
+        std::string out =
+            gpt::utf8_replace_invalid(std::string_view(pending_).substr(0, pending_.size() - keep));
+        pending_.erase(0, pending_.size() - keep);
+        return out;
+    }
+
+private:
+    // Bytes at the end that start a multi-byte character without finishing it (0 to 3).
+    size_t incomplete_tail() const {
+        for (size_t back = 1; back <= std::min<size_t>(3, pending_.size()); ++back) {
+            const auto c = static_cast<unsigned char>(pending_[pending_.size() - back]);
+            if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+            const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            return need > back ? back : 0;
+        }
+        return 0;
+    }
+    std::string pending_;
+};
+
 struct GenerateRequest {
     std::vector<int64_t> prompt;
     std::string strategy;  // greedy | beam | sample
@@ -316,6 +345,7 @@ std::vector<gpt::GeneratedSequence> stream_search(Session& s, const GenerateRequ
     std::vector<int64_t> new_tokens(R, 0);
     std::vector<bool> finished(R, false);
     std::vector<gpt::GeneratedSequence> out(R);
+    std::vector<TextStream> text(R);
     const auto processors = gpt::make_processors(g);
     const auto warpers = g.do_sample ? gpt::make_warpers(g) : gpt::LogitsProcessorList{};
     Generator gen(g.seed);
@@ -349,14 +379,16 @@ std::vector<gpt::GeneratedSequence> stream_search(Session& s, const GenerateRequ
             out[k].score += out[k].logprobs.back();
             tokens[k].push_back(t);
             ++new_tokens[k];
+            if (t == stop) finished[k] = true;
             json ev = token_json(s, t);
+            ev["delta"] = text[k].push(s.tokenizer.decode({t}),
+                                       finished[k] || step + 1 == g.max_new_tokens);
             ev["seq"] = k;
             ev["index"] = step;
             ev["prob"] = raw[k][t];
             ev["logprob"] = out[k].logprobs.back();
             ev["top"] = alternatives(s, raw[k]);
             if (!emit("token", ev)) throw Cancelled{};
-            if (t == stop) finished[k] = true;
         }
         if (std::all_of(finished.begin(), finished.end(), [](bool f) { return f; }) ||
             step + 1 == g.max_new_tokens)
@@ -380,10 +412,12 @@ std::vector<gpt::GeneratedSequence> stream_beam(Session& s, const GenerateReques
         gpt::ForwardOptions o;
         o.use_cache = false;
         Tensor logits = select(s.model->forward(ids_tensor(all), o).logits, 0, 0);  // (T, V)
+        TextStream text;
         for (size_t j = 0; j < result[k].new_ids.size(); ++j) {
             const int64_t t = result[k].new_ids[j];
             const auto raw = softmax_of(select(logits, 0, P + static_cast<int64_t>(j) - 1));
             json ev = token_json(s, t);
+            ev["delta"] = text.push(s.tokenizer.decode({t}), j + 1 == result[k].new_ids.size());
             ev["seq"] = k;
             ev["index"] = j;
             ev["prob"] = raw[t];

@@ -204,10 +204,10 @@ async function runGenerate() {
         const box = seqBox(d.seq, promptText);
         const span = document.createElement("span");
         span.className = "tok";
-        span.textContent = d.text;
+        span.textContent = d.delta;  // the text this token completes (see apps/README.md)
         span.style.background = probColor(d.prob);
         box.appendChild(span);
-        box.dataset.streamed += d.text;
+        box.dataset.streamed += d.delta;
         hoverOn(span, `${show(d.text)}  p = ${d.prob.toPrecision(3)}\n` +
           d.top.map((a) => `${show(a.text).padEnd(14)} ${a.prob.toPrecision(3)}`).join("\n"));
         ++count;
