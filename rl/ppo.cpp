@@ -162,14 +162,9 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
         check(std::isfinite(raw[i]), "[{}] the score of response {} is {}: rewards must be finite",
               reward.name, i, raw[i]);
     st.score_s = seconds_since(t_score);
-    {
-        double m = 0, v = 0;
-        for (double s : raw) m += s;
-        m /= static_cast<double>(B);
-        for (double s : raw) v += (s - m) * (s - m);
-        st.score_mean = m;
-        st.score_std = B > 1 ? std::sqrt(v / static_cast<double>(B - 1)) : 0.0;
-    }
+    const auto [score_mean, score_var] = mean_var(from_vector(raw, {B}));
+    st.score_mean = score_mean;
+    st.score_std = std::sqrt(score_var);
     std::vector<double> scores = raw;
     if (c.score_scale || c.score_norm) {
         moments_.update(raw);
@@ -231,12 +226,11 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
             for (int64_t m0 = g0; m0 < g0 + backward_batch; m0 += c.mini_batch_size) {
                 Tensor rows = slice(order, 0, m0, m0 + c.mini_batch_size);
                 ResponseForward f = forward_responses(*policy_.lm, policy_.v_head.get(), select_rows(batch, rows));
-                LossTerms pg = policy_loss(f.logprobs, index_select(old_logprobs, 0, rows),
-                                           index_select(advantages, 0, rows), c.cliprange);
+                Tensor old_lp = index_select(old_logprobs, 0, rows);
+                LossTerms pg = policy_loss(f.logprobs, old_lp, index_select(advantages, 0, rows), c.cliprange);
                 LossTerms vf = value_loss(f.values, index_select(old_values, 0, rows),
                                           index_select(a.returns, 0, rows), c.cliprange_value);
-                Tensor old_mb = index_select(old_logprobs, 0, rows);
-                Tensor diff = f.logprobs.detach() - old_mb;  // log ratio
+                Tensor diff = f.logprobs.detach() - old_lp;  // log ratio
                 const double ratio_mean = mean(exp(diff)).item<double>();
                 const double policy_kl = -mean(diff).item<double>();
                 ++st.minibatches;
