@@ -146,6 +146,9 @@ BOOST_AUTO_TEST_CASE(denoiser_learns_a_ring) {
     };
     Generator s(5);
     const double diffused = ring_distance(d.sample(400, 25, 0.0, &s));
+    const double ancestral = ring_distance(d.sample(400, 0, 0.0, &s));
+    BOOST_TEST_MESSAGE("ring distance: ancestral " << ancestral);
+    BOOST_TEST(ancestral < 0.15);
     const double prior = ring_distance(randn({400, 2}, DType::f32, &s));
     BOOST_TEST_MESSAGE("ring distance: diffusion " << diffused << ", N(0, I) " << prior);
     BOOST_TEST(diffused < 0.15);

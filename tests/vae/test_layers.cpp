@@ -31,11 +31,11 @@ Tensor leaf64(const Shape& s, uint64_t seed) {
     return randn(s, DType::f64, &g).requires_grad_();
 }
 
-gpt::GPT2Config tiny_gpt() {
+gpt::GPT2Config tiny_gpt(int64_t n_embd = 8) {
     gpt::GPT2Config c;
     c.vocab_size = 11;
-    c.n_positions = 12;
-    c.n_embd = 8;
+    c.n_positions = 8;
+    c.n_embd = n_embd;
     c.n_layer = 1;
     c.n_head = 2;
     c.resid_pdrop = c.embd_pdrop = c.attn_pdrop = 0;
@@ -163,7 +163,7 @@ BOOST_AUTO_TEST_CASE(decoder_conditioning_paths) {
 
 BOOST_AUTO_TEST_CASE(vae_loss_tiny) {
     VaeConfig c;
-    c.gpt = tiny_gpt();
+    c.gpt = tiny_gpt(4);
     c.latent = 2;
     c.max_length = 4;
     Generator g(13);
