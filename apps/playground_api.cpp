@@ -619,11 +619,16 @@ json trace(Session& s, const json& body) {
             // Layer 0 is the embeddings, layer l the residual after block l; each through ln_f
             // and the tied head. The last layer's hidden state is already after ln_f: its lens
             // is the model's own prediction.
-            const Tensor wte_t = transpose(model.transformer->wte->weight, 0, 1);
+            // One matmul for all layers, (1, n_layer * T, C) @ wte^T: the 154 MB head of GPT-2
+            // 124M is then read once, not once per layer.
+            std::vector<Tensor> normed;
+            for (int64_t l = 0; l < nl; ++l)
+                normed.push_back(model.transformer->ln_f->forward(f.hidden_states[l]));
+            const Tensor all =
+                matmul(cat(normed, 1), transpose(model.transformer->wte->weight, 0, 1));
             json layers = json::array();
             for (int64_t l = 0; l < nl; ++l)
-                layers.push_back(lens_layer(
-                    s, matmul(model.transformer->ln_f->forward(f.hidden_states[l]), wte_t), ids));
+                layers.push_back(lens_layer(s, slice(all, 1, l * T, (l + 1) * T), ids));
             layers.push_back(lens_layer(s, f.logits, ids));
             out["lens"] = std::move(layers);
         }
