@@ -273,8 +273,12 @@ int run_playground(int argc, char** argv) {
     fmt::print("gradstack playground: {} (model {}, {} parameters); Ctrl-C stops\n", url,
                model_dir, server->session.model->num_parameters());
     std::fflush(stdout);
-    if (open && std::system(fmt::format("xdg-open '{}' >/dev/null 2>&1 &", url).c_str()) != 0)
-        fmt::print(stderr, "warning: --open: could not run xdg-open; open {} yourself\n", url);
+    if (open) {
+        if (std::system("command -v xdg-open >/dev/null 2>&1") == 0)
+            (void)std::system(fmt::format("xdg-open '{}' >/dev/null 2>&1 &", url).c_str());
+        else
+            fmt::print(stderr, "warning: --open: no xdg-open here; open {} yourself\n", url);
+    }
     check(server->http.listen_after_bind(), "[playground] the server stopped with an error");
     return 0;
 }
