@@ -173,7 +173,7 @@ int run_vae(int argc, char** argv) {
     // --- sample
     std::string vae_dir, diffusion_dir;
     int64_t n = 5, ddim_steps = 0;
-    double eta = 0.0;
+    double eta = 0.0, clip_x0 = 5.0;
     uint64_t seed = 0;
     bool json_out = false, sample_tokens = false;
     vae::DecodeConfig decode;
@@ -185,6 +185,8 @@ int run_vae(int argc, char** argv) {
     sample->add_option("--ddim-steps", ddim_steps, "DDIM with K steps (0: ancestral sampling "
                        "over all T steps)")->capture_default_str();
     sample->add_option("--eta", eta, "DDIM's eta: 0 deterministic, 1 ancestral-like")->capture_default_str();
+    sample->add_option("--clip-x0", clip_x0, "clamp the predicted x_0 (standardised latents) to "
+                       "[-c, c] while sampling (0: off)")->capture_default_str();
     sample->add_option("-n", n, "how many texts")->capture_default_str();
     sample->add_option("--seed", seed, "seed of z (and of token sampling)")->capture_default_str();
     sample->add_flag("--json", json_out, "one JSON object on stdout (apps/README.md)");
@@ -228,6 +230,7 @@ int run_vae(int argc, char** argv) {
     eval->add_option("--ddim-steps", ef.ddim_steps, "DDIM steps of the diffusion samples (0: "
                      "ancestral)")->capture_default_str();
     eval->add_option("--eta", ef.eta, "DDIM's eta")->capture_default_str();
+    eval->add_option("--clip-x0", ef.clip_x0, "clamp the predicted x_0 to [-c, c] (0: off)")->capture_default_str();
     eval->add_option("--seed", ef.seed, "seed of z")->capture_default_str();
     eval->add_flag("--json", ef.json, "one JSON object on stdout (apps/README.md)");
 
@@ -255,6 +258,7 @@ int run_vae(int argc, char** argv) {
         check(ddim_steps >= 0, "--ddim-steps must be >= 0, got {}", ddim_steps);
         check(eta >= 0 && eta <= 1, "--eta must be in [0, 1], got {}", eta);
         check(ddim_steps == 0 || !diffusion_dir.empty(), "--ddim-steps needs --diffusion DIR");
+        check(clip_x0 >= 0, "--clip-x0 must be >= 0, got {}", clip_x0);
         LoadedVae v = load_vae_dir(vae_dir);
         const int64_t D = v.model->config().latent;
         Tensor z;
@@ -262,6 +266,7 @@ int run_vae(int argc, char** argv) {
             z = randn({n, D}, DType::f32, &gen);
         } else {
             auto d = load_diffusion_dir(diffusion_dir, D);
+            d->schedule.x0_clip = clip_x0;
             z = d->sample(n, ddim_steps, eta, &gen);
         }
         std::vector<std::string> texts = decode_texts(v, z, decode, &gen);

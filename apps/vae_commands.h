@@ -31,7 +31,7 @@ struct VaeEvalFlags {
     int64_t n = 100;
     int64_t max_sentences = 200;
     int64_t ddim_steps = 50;
-    double eta = 0.0;
+    double eta = 0.0, clip_x0 = 5.0;
     uint64_t seed = 0;
     bool json = false;
 };

@@ -83,7 +83,9 @@ int run_vae_eval(const VaeEvalFlags& f) {
     LoadedVae v = load_vae_dir(f.vae);
     const int64_t D = v.model->config().latent;
     std::shared_ptr<vae::LatentDiffusion> diff;
+    check(f.clip_x0 >= 0, "--clip-x0 must be >= 0, got {}", f.clip_x0);
     if (!f.diffusion.empty()) diff = load_diffusion_dir(f.diffusion, D);
+    if (diff) diff->schedule.x0_clip = f.clip_x0;
     std::optional<Scorer> scorer;
     if (!f.scorer.empty()) scorer = Scorer{gpt::load_pretrained(f.scorer), require_tokenizer("", f.scorer)};
 

@@ -80,7 +80,8 @@ Tensor NoiseSchedule::q_sample(const Tensor& x0, const Tensor& t, const Tensor& 
 }
 
 Tensor NoiseSchedule::predict_x0(const Tensor& xt, int64_t t, const Tensor& eps) const {
-    return (xt - eps * std::sqrt(1.0 - alpha_bar(t))) / std::sqrt(alpha_bar(t));
+    Tensor x0 = (xt - eps * std::sqrt(1.0 - alpha_bar(t))) / std::sqrt(alpha_bar(t));
+    return x0_clip > 0 ? clamp(x0, -x0_clip, x0_clip) : x0;
 }
 
 Tensor NoiseSchedule::ancestral_step(const Tensor& xt, int64_t t, const Tensor& eps,

@@ -47,7 +47,10 @@ public:
     // x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise, t int64 (B,) with values in 1..T, x_0 and
     // noise (B, D). Differentiable in x_0.
     Tensor q_sample(const Tensor& x0, const Tensor& t, const Tensor& noise) const;
-    // x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), one t for the batch.
+    // x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), one t for the batch; clamped to
+    // [-x0_clip, x0_clip] when x0_clip > 0 (guided diffusion's clip_denoised). Where abar_t is
+    // tiny (the cosine schedule's last steps, abar_T ~ 1e-7 at T = 100) the division magnifies
+    // the denoiser's error in eps a thousandfold, and DDIM's large steps carry it on.
     Tensor predict_x0(const Tensor& xt, int64_t t, const Tensor& eps) const;
     // One ancestral step: posterior mean at the predicted x_0, plus sqrt(var) * noise.
     Tensor ancestral_step(const Tensor& xt, int64_t t, const Tensor& eps, const Tensor& noise) const;
@@ -59,6 +62,8 @@ public:
                      const Tensor& noise) const;
     // The K steps DDIM visits, from T down: t_k = round(k T / K) for k = K..1, then 0.
     std::vector<int64_t> ddim_timesteps(int64_t K) const;
+
+    double x0_clip = 0;  // 0: no clamp
 
 private:
     std::vector<double> betas_;

@@ -120,39 +120,40 @@ BOOST_AUTO_TEST_CASE(save_load_and_latent_mismatch) {
 }
 
 BOOST_AUTO_TEST_CASE(denoiser_learns_a_ring) {
-    // x_0 on the unit circle; after training, DDIM samples land near it, while N(0, I) samples
-    // are 0.5 away from it on average.
-    Generator g(4);
-    LatentDiffusion d({2, 64, 3, 16}, "linear", 100, &g);
-    nn::AdamW opt(d.net->parameters(), nn::AdamConfig{.lr = 3e-3, .weight_decay = 0.0});
-    const double pi = std::acos(-1.0);
-    for (int step = 0; step < 800; ++step) {
-        Tensor angle = rand({128, 1}, DType::f32, &g) * (2 * pi);
-        std::vector<float> a = to_vector<float>(angle), xy;
-        for (float v : a) {
-            xy.push_back(std::cos(v));
-            xy.push_back(std::sin(v));
+    // x_0 on the unit circle; after training, samples land near it, while N(0, I) samples are
+    // 0.55 away from it on average. Linear schedule as is; cosine with x_0 clamped to [-3, 3]
+    // (without it, its abar_T ~ 1e-7 magnifies the denoiser's errors: distances of 20 to 170).
+    for (auto [name, clip] : {std::pair{"linear", 0.0}, std::pair{"cosine", 3.0}}) {
+        Generator g(4);
+        LatentDiffusion d({2, 64, 3, 16}, name, 100, &g);
+        d.schedule.x0_clip = clip;
+        nn::AdamW opt(d.net->parameters(), nn::AdamConfig{.lr = 3e-3, .weight_decay = 0.0});
+        const double pi = std::acos(-1.0);
+        for (int step = 0; step < 800; ++step) {
+            std::vector<float> a = to_vector<float>(rand({128, 1}, DType::f32, &g) * (2 * pi)), xy;
+            for (float v : a) {
+                xy.push_back(std::cos(v));
+                xy.push_back(std::sin(v));
+            }
+            Tensor loss = ddpm_loss(*d.net, d.schedule, from_vector<float>(xy, {128, 2}), &g);
+            loss.backward();
+            opt.step();
+            opt.zero_grad();
         }
-        Tensor x0 = from_vector<float>(xy, {128, 2});
-        Tensor loss = ddpm_loss(*d.net, d.schedule, x0, &g);
-        loss.backward();
-        opt.step();
-        opt.zero_grad();
+        d.net->eval();
+        auto ring_distance = [](const Tensor& x) {
+            return mean(abs(sqrt(sum(x * x, {1})) - 1.0)).item();
+        };
+        Generator s(5);
+        const double ddim = ring_distance(d.sample(400, 25, 0.0, &s));
+        const double ancestral = ring_distance(d.sample(400, 0, 0.0, &s));
+        const double prior = ring_distance(randn({400, 2}, DType::f32, &s));
+        BOOST_TEST_MESSAGE(name << " ring distance: DDIM-25 " << ddim << ", ancestral "
+                                << ancestral << ", N(0, I) " << prior);
+        BOOST_TEST(ddim < 0.15, name);
+        BOOST_TEST(ancestral < 0.1, name);
+        BOOST_TEST(prior > 0.3);
     }
-    d.net->eval();
-    auto ring_distance = [](const Tensor& x) {
-        Tensor r = sqrt(sum(x * x, {1}));
-        return mean(abs(r - 1.0)).item();
-    };
-    Generator s(5);
-    const double diffused = ring_distance(d.sample(400, 25, 0.0, &s));
-    const double ancestral = ring_distance(d.sample(400, 0, 0.0, &s));
-    BOOST_TEST_MESSAGE("ring distance: ancestral " << ancestral);
-    BOOST_TEST(ancestral < 0.15);
-    const double prior = ring_distance(randn({400, 2}, DType::f32, &s));
-    BOOST_TEST_MESSAGE("ring distance: diffusion " << diffused << ", N(0, I) " << prior);
-    BOOST_TEST(diffused < 0.15);
-    BOOST_TEST(prior > 0.3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
