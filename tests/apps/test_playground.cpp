@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ public:
         pid_ = fork();
         BOOST_REQUIRE(pid_ >= 0);
         if (pid_ == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);  // no server left behind if this test dies
             dup2(out[1], STDOUT_FILENO);
             close(out[0]);
             const std::string bin = gradstack_bin(), model = tiny_dir(), tok = tokenizer_dir();
