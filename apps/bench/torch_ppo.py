@@ -6,7 +6,8 @@ gradstack's rl::PpoTrainer::step:
   score     the count of token 3 in each response (a one-token bag);
   optimize  a no-grad forward of policy and reference in mini-batches (log p of the response
             tokens, values from a linear value head on the last hidden state, the head applied to
-            the N positions that predict the response, as gradstack does), rewards -beta KL with
+            the N positions that predict the response, as gradstack does; the exact KL and the
+            entropy per position, which gradstack reports), rewards -beta KL with
             the score on the last token, GAE, whitening, then ppo_epochs passes over shuffled
             mini-batches: clipped policy loss + vf_coef x clipped value loss, backward, Adam.
 Server commands (torch_common's protocol):
@@ -72,6 +73,10 @@ def make_step(torch, cfg):
             parts = [(response_forward(torch, policy, head, nh, full[i:i + mini], Q, N),
                       response_forward(torch, ref, None, nh, full[i:i + mini], Q, N))
                      for i in range(0, B, mini)]
+            # The statistics gradstack's step reports: exact KL and entropy per position.
+            kl_full = torch.cat([(p[0][1].exp() * (p[0][1] - p[1][1])).sum(-1) for p in parts])
+            entropy = torch.cat([-(p[0][1].exp() * p[0][1]).sum(-1) for p in parts])
+            stats = (kl_full.sum() / B, entropy.mean())
             old_lp = torch.cat([p[0][0] for p in parts])
             values = torch.cat([p[0][2] for p in parts])
             ref_lp = torch.cat([p[1][0] for p in parts])
