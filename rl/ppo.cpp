@@ -225,7 +225,8 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
         for (int64_t g0 = 0; g0 < B && !st.early_stopped; g0 += backward_batch) {
             for (int64_t m0 = g0; m0 < g0 + backward_batch; m0 += c.mini_batch_size) {
                 Tensor rows = slice(order, 0, m0, m0 + c.mini_batch_size);
-                ResponseForward f = forward_responses(*policy_.lm, policy_.v_head.get(), select_rows(batch, rows));
+                ResponseForward f = forward_responses(*policy_.lm, policy_.v_head.get(),
+                                                      select_rows(batch, rows), /*distributions=*/false);
                 Tensor old_lp = index_select(old_logprobs, 0, rows);
                 LossTerms pg = policy_loss(f.logprobs, old_lp, index_select(advantages, 0, rows), c.cliprange);
                 LossTerms vf = value_loss(f.values, index_select(old_values, 0, rows),

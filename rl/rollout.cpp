@@ -64,7 +64,8 @@ Samples sample_responses(gpt::GPT2LMHeadModel& lm, const Rows& queries, int64_t 
     return s;
 }
 
-ResponseForward forward_responses(gpt::GPT2LMHeadModel& lm, ValueHead* v_head, const Batch& batch) {
+ResponseForward forward_responses(gpt::GPT2LMHeadModel& lm, ValueHead* v_head, const Batch& batch,
+                                  bool distributions) {
     gpt::ForwardOptions o;
     o.attention_mask = batch.mask;
     o.position_ids = batch.positions;
@@ -77,9 +78,13 @@ ResponseForward forward_responses(gpt::GPT2LMHeadModel& lm, ValueHead* v_head, c
     Tensor h = slice(out.hidden_states.back(), 1, Q - 1, Q + N - 1);              // (B, N, C)
     Tensor logits = matmul(h, transpose(lm.transformer->wte->weight, 0, 1));      // (B, N, V)
     ResponseForward r;
-    r.logp = log_softmax(logits, -1);                                              // (B, N, V)
-    Tensor tokens = unsqueeze(slice(batch.ids, 1, Q, Q + N), -1);                  // (B, N, 1)
-    r.logprobs = squeeze(gather(r.logp, 2, tokens), -1);                           // (B, N)
+    Tensor tokens = slice(batch.ids, 1, Q, Q + N);                                 // (B, N)
+    if (distributions) {
+        r.logp = log_softmax(logits, -1);                                          // (B, N, V)
+        r.logprobs = squeeze(gather(r.logp, 2, unsqueeze(tokens, -1)), -1);        // (B, N)
+    } else {
+        r.logprobs = neg(cross_entropy(logits, contiguous(tokens), -100, Reduction::none));
+    }
     if (v_head) r.values = v_head->forward(h);                                     // (B, N)
     return r;
 }

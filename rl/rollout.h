@@ -48,13 +48,16 @@ Samples sample_responses(gpt::GPT2LMHeadModel& lm, const Rows& queries, int64_t 
 // What one forward over a batch gives for its N response tokens.
 struct ResponseForward {
     Tensor logprobs;  // (B, N) log p(response token t | everything before it)
-    Tensor logp;      // (B, N, V) the whole log-distribution at those positions
+    Tensor logp;      // (B, N, V) the whole log-distribution at those positions (if asked for)
     Tensor values;    // (B, N) the value head at the same positions (when a head is given)
 };
 
 // One forward of `lm` over the whole batch (no cache), the head applied only at the positions
 // Q-1 .. Q+N-2 that predict the response tokens. Records a graph when grad mode is on, so the
-// same function serves the rollout (under NoGradGuard) and the PPO loss.
-ResponseForward forward_responses(gpt::GPT2LMHeadModel& lm, ValueHead* v_head, const Batch& batch);
+// same function serves the rollout (under NoGradGuard) and the PPO loss. With distributions
+// false, logp is left undefined and logprobs come from the fused cross-entropy (-CE of each
+// token; the same numbers up to rounding, without a (B, N, V) log-softmax and its backward).
+ResponseForward forward_responses(gpt::GPT2LMHeadModel& lm, ValueHead* v_head, const Batch& batch,
+                                  bool distributions = true);
 
 }  // namespace gradstack::rl
