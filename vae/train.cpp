@@ -131,6 +131,18 @@ void plot_vae(const fs::path& out, const gpt::MetricsCsv& m, const Log& log) {
         log("metrics.png not drawn: " + why);
 }
 
+// The settings both training loops share.
+template <class Config>
+void check_loop_settings(const Config& c) {
+    check(c.steps >= 1 && c.batch_size >= 1, "--steps and --batch-size must be >= 1");
+    check(c.lr > 0 && c.min_lr >= 0 && c.min_lr <= c.lr, "need 0 <= --min-lr <= --lr and --lr > 0");
+    check(c.warmup >= 0 && c.clip > 0 && c.weight_decay >= 0,
+          "--warmup and --weight-decay must be >= 0 and --clip > 0");
+    check(c.eval_every >= 1 && c.save_every >= 1 && c.log_every >= 1,
+          "--eval-every, --save-every and --log-every must be >= 1");
+    check(c.stop_at >= 0, "--stop-at must be >= 0, got {}", c.stop_at);
+}
+
 }  // namespace
 
 void validate(const VaeTrainConfig& c) {
@@ -141,12 +153,7 @@ void validate(const VaeTrainConfig& c) {
           "--conditioning {}: use both, embedding or memory", c.conditioning);
     check(c.max_length >= 1, "--max-length must be >= 1, got {}", c.max_length);
     check(c.encoder_layers >= 0, "--encoder-layers must be >= 0, got {}", c.encoder_layers);
-    check(c.steps >= 1 && c.batch_size >= 1, "--steps and --batch-size must be >= 1");
-    check(c.lr > 0 && c.min_lr >= 0 && c.min_lr <= c.lr, "need 0 <= --min-lr <= --lr and --lr > 0");
-    check(c.warmup >= 0 && c.clip > 0 && c.weight_decay >= 0,
-          "--warmup and --weight-decay must be >= 0 and --clip > 0");
-    check(c.eval_every >= 1 && c.save_every >= 1 && c.log_every >= 1,
-          "--eval-every, --save-every and --log-every must be >= 1");
+    check_loop_settings(c);
     check(c.val_fraction >= 0 && c.val_fraction < 1, "--val-fraction must be in [0, 1), got {}",
           c.val_fraction);
     check(c.free_bits >= 0, "--free-bits must be >= 0, got {}", c.free_bits);
@@ -168,12 +175,7 @@ void validate(const DiffusionTrainConfig& c) {
     check(!c.vae.empty() && !c.out.empty(), "--vae and --out are required");
     NoiseSchedule::make(c.schedule, c.timesteps);
     DenoiserConfig{1, c.hidden, c.layers, c.time_dim}.validate();
-    check(c.steps >= 1 && c.batch_size >= 1, "--steps and --batch-size must be >= 1");
-    check(c.lr > 0 && c.min_lr >= 0 && c.min_lr <= c.lr, "need 0 <= --min-lr <= --lr and --lr > 0");
-    check(c.warmup >= 0 && c.clip > 0 && c.weight_decay >= 0,
-          "--warmup and --weight-decay must be >= 0 and --clip > 0");
-    check(c.eval_every >= 1 && c.save_every >= 1 && c.log_every >= 1,
-          "--eval-every, --save-every and --log-every must be >= 1");
+    check_loop_settings(c);
     load_vae_config(c.vae);  // a VAE folder, or a clear error
     for (const std::string& d : c.data)
         check(fs::exists(d), "--data {}: no such file or folder", d);

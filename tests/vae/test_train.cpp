@@ -48,6 +48,9 @@ std::string losses_of(const fs::path& csv) {
     return out;
 }
 
+// The CLI on one thread, as the rest of this suite (test_main.cpp says why).
+CliRun run_vae_cli(const std::string& args) { return run_cli(args, "OMP_NUM_THREADS=1"); }
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(vae_training)
@@ -80,19 +83,19 @@ BOOST_AUTO_TEST_CASE(cli_end_to_end) {
     Corpus c;
     const std::string base = tiny_flags(c);
     const fs::path full = c.dir.path / "full", split = c.dir.path / "split";
-    CliRun r = run_cli("vae train --out " + full.string() + base + " --steps 20");
+    CliRun r = run_vae_cli("vae train --out " + full.string() + base + " --steps 20");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err + r.out);
     BOOST_TEST(contains(r.out, "step     20/20 | loss"));
     BOOST_TEST(contains(r.out, "tok/s | ETA"));
     BOOST_TEST(fs::exists(full / "metrics.csv"));
     // Stopped at 10 and resumed: the same losses as the run in one go.
-    r = run_cli("vae train --out " + split.string() + base + " --steps 20 --stop-at 10");
+    r = run_vae_cli("vae train --out " + split.string() + base + " --steps 20 --stop-at 10");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     BOOST_TEST(contains(r.out, "stopped (--stop-at) at step 10"));
-    r = run_cli("vae train --out " + split.string() + base + " --steps 20");
+    r = run_vae_cli("vae train --out " + split.string() + base + " --steps 20");
     BOOST_TEST(r.exit_code == 1);
     BOOST_TEST(contains(r.err, "already holds a VAE run; pass --resume"));
-    r = run_cli("vae train --out " + split.string() + base + " --steps 20 --resume");
+    r = run_vae_cli("vae train --out " + split.string() + base + " --steps 20 --resume");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     BOOST_TEST(contains(r.out, "resuming at step 10 of 20"));
     BOOST_TEST(losses_of(split / "metrics.csv") == losses_of(full / "metrics.csv"));
@@ -100,37 +103,37 @@ BOOST_AUTO_TEST_CASE(cli_end_to_end) {
 
     // Two-stage: the DDPM on the frozen VAE's latents.
     const fs::path ddpm = c.dir.path / "ddpm";
-    r = run_cli("vae diffusion-train --vae " + full.string() + " --out " + ddpm.string() +
+    r = run_vae_cli("vae diffusion-train --vae " + full.string() + " --out " + ddpm.string() +
                 " --steps 10 --timesteps 50 --hidden 16 --layers 2 --batch-size 8 --log-every 5 "
                 "--eval-every 5");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err + r.out);
     BOOST_TEST(contains(r.out, "step     10/10 | ddpm"));
     BOOST_TEST(fs::exists(ddpm / "diffusion_config.json"));
 
-    r = run_cli("vae sample --vae " + full.string() + " -n 3 --seed 1 --json");
+    r = run_vae_cli("vae sample --vae " + full.string() + " -n 3 --seed 1 --json");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     json j = json::parse(r.out);
     BOOST_TEST(j["source"] == "prior");
     BOOST_TEST(j["samples"].size() == 3u);
-    r = run_cli("vae sample --vae " + full.string() + " --diffusion " + ddpm.string() +
+    r = run_vae_cli("vae sample --vae " + full.string() + " --diffusion " + ddpm.string() +
                 " --ddim-steps 5 -n 2 --json");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     j = json::parse(r.out);
     BOOST_TEST(j["source"] == "diffusion");
     BOOST_TEST(j["samples"][0].contains("text"));
-    r = run_cli("vae reconstruct --vae " + full.string() + " --text 'the cat sat' --json");
+    r = run_vae_cli("vae reconstruct --vae " + full.string() + " --text 'the cat sat' --json");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     j = json::parse(r.out);
     BOOST_TEST(j["text"] == "the cat sat");
     BOOST_TEST(j["mu"].size() == 4u);
     BOOST_TEST(j.contains("reconstruction"));
-    r = run_cli("vae interpolate --vae " + full.string() +
+    r = run_vae_cli("vae interpolate --vae " + full.string() +
                 " --from 'the cat sat' --to 'we eat pie' --steps 3 --json");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     j = json::parse(r.out);
     BOOST_TEST(j["points"].size() == 3u);
     BOOST_TEST(j["points"][2]["alpha"] == 1.0);
-    r = run_cli("vae eval --vae " + full.string() + " --diffusion " + ddpm.string() + " --data " +
+    r = run_vae_cli("vae eval --vae " + full.string() + " --diffusion " + ddpm.string() + " --data " +
                 c.data.string() + " -n 3 --ddim-steps 5 --json");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     j = json::parse(r.out);
@@ -142,7 +145,7 @@ BOOST_AUTO_TEST_CASE(cli_end_to_end) {
 
     // Bad input: clear errors, before any work.
     auto err = [&](const std::string& args) {
-        CliRun e = run_cli(args);
+        CliRun e = run_vae_cli(args);
         BOOST_TEST(e.exit_code != 0, args);
         return e.err;
     };
