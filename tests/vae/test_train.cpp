@@ -143,6 +143,19 @@ BOOST_AUTO_TEST_CASE(cli_end_to_end) {
                           "distinct_2", "mean_z_norm"})
         BOOST_TEST(j["diffusion"].contains(k), k);
 
+    // Joint training (DMLP's VAE_DDPM): the denoiser trains with the VAE and lands in
+    // <out>/diffusion, usable by sample --diffusion.
+    const fs::path joint = c.dir.path / "joint";
+    r = run_vae_cli("vae train --out " + joint.string() + base +
+                    " --steps 6 --ddpm-weight 0.5 --timesteps 20 --hidden 8 --layers 1");
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err + r.out);
+    BOOST_TEST(contains(r.out, "| ddpm "));
+    BOOST_TEST(contains(r.out, "joint DDPM weight 0.5"));
+    r = run_vae_cli("vae sample --vae " + joint.string() + " --diffusion " +
+                    (joint / "diffusion").string() + " --ddim-steps 4 -n 2 --json");
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(json::parse(r.out)["samples"].size() == 2u);
+
     // Bad input: clear errors, before any work.
     auto err = [&](const std::string& args) {
         CliRun e = run_vae_cli(args);
