@@ -64,17 +64,23 @@ std::string without_times(const std::string& row) {
 
 void quiet(const std::string&) {}
 
+// A run of `steps` toy steps from a fresh small model in dir/model to dir/run.
+RunOptions toy_run(const TempDir& dir, int64_t steps) {
+    RunOptions o;
+    o.model = save_small(dir.path / "model");
+    o.out = (dir.path / "run").string();
+    o.config = toy_config();
+    o.config.steps = steps;
+    return o;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(ppo)
 
 BOOST_AUTO_TEST_CASE(a_toy_reward_rises_with_a_bounded_nonnegative_kl) {
     TempDir dir;
-    RunOptions o;
-    o.model = save_small(dir.path / "model");
-    o.out = (dir.path / "run").string();
-    o.config = toy_config();
-    o.config.steps = 20;
+    RunOptions o = toy_run(dir, 20);
     Reward reward = token_count_reward({3}, "count of token 3");
     RunResult r = run_ppo(o, toy_prompts(), reward, quiet);
     BOOST_REQUIRE_EQUAL(r.stats.size(), 20u);
@@ -152,11 +158,7 @@ BOOST_AUTO_TEST_CASE(resume_gives_the_statistics_of_an_uninterrupted_run) {
 
 BOOST_AUTO_TEST_CASE(an_existing_run_is_not_overwritten) {
     TempDir dir;
-    RunOptions o;
-    o.model = save_small(dir.path / "model");
-    o.out = (dir.path / "run").string();
-    o.config = toy_config();
-    o.config.steps = 1;
+    RunOptions o = toy_run(dir, 1);
     run_ppo(o, toy_prompts(), token_count_reward({3}, "t3"), quiet);
     const std::string before = read_file_text(fs::path(o.out) / "model.safetensors");
     BOOST_TEST(testing::contains(testing::error_of([&] {
