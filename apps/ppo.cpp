@@ -215,9 +215,10 @@ int run_ppo(int argc, char** argv) {
                                                  "else data/gpt2-tokenizer)");
     app.add_option("--reward", reward_text,
                    "discrim:DIR:LABEL (log-probability of class LABEL, an id or a name, under a "
-                   "discriminator of gradstack train-discrim, on prompt + response), bow:FILE (count "
-                   "of the response's tokens in a word list, or a built-in bag name), tsv:FILE "
-                   "(RESPONSE<TAB>SCORE lines; unlisted responses score 0)")->required();
+                   "discriminator of gradstack train-discrim, on <|endoftext|> + prompt + "
+                   "response), bow:FILE (count of the response's tokens in a word list, or a "
+                   "built-in bag name), tsv:FILE (RESPONSE<TAB>SCORE lines; unlisted responses "
+                   "score 0)")->required();
     app.add_option("--prompts", prompts_path, "text file, one prompt per line")->required();
     app.add_option("--out", run.out, "run folder: the tuned policy (Hugging Face layout, value "
                                      "head beside it), metrics.csv, metrics.png")->required();
