@@ -216,7 +216,7 @@ json lens_layer(const Session& s, const Tensor& logits, const std::vector<int64_
 // of later positions zero, so they are left out).
 json saliency(Session& s, const std::vector<int64_t>& ids, const std::vector<int64_t>& targets) {
     auto& model = *s.model;
-    const int64_t T = static_cast<int64_t>(ids.size()), C = model.config().n_embd;
+    const int64_t C = model.config().n_embd;
     Tensor embeds;
     {
         NoGradGuard no_grad;
