@@ -141,10 +141,14 @@ rl::Rows read_prompts(const std::string& path, const gpt::Tokenizer& tokenizer) 
     check(static_cast<bool>(in), "--prompts {}: cannot open", path);
     rl::Rows prompts;
     std::string line;
-    while (std::getline(in, line)) {
+    for (int64_t n = 1; std::getline(in, line); ++n) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines
-        prompts.push_back(tokenizer.encode(line));
+        try {
+            prompts.push_back(tokenizer.encode(line));
+        } catch (const Error& e) {
+            fail("--prompts {}:{}: {}", path, n, e.what());
+        }
     }
     check(!prompts.empty(), "--prompts {}: no prompts (one per line; blank lines are skipped)", path);
     return prompts;
@@ -268,7 +272,9 @@ int run_ppo(int argc, char** argv) {
                    "means at the end")->capture_default_str();
     app.add_option("--eval-discrim", eval_discrim, "DIR:LABEL, a held-out discriminator that also "
                    "judges the before/after samples (its class-LABEL rate and log-probability)");
-    app.add_option("--seed", c.seed, "seed of prompts, samples and shuffles")->capture_default_str();
+    app.add_option("--seed", c.seed, "seed of prompts, samples and shuffles")
+        ->check(CLI::NonNegativeNumber)  // "-1" would wrap around in a uint64_t
+        ->capture_default_str();
     app.add_flag("--resume", run.resume, "continue the run in --out with its saved settings "
                  "(--steps may be raised); the statistics are those of an uninterrupted run");
     CLI11_PARSE(app, argc, argv);

@@ -406,6 +406,9 @@ RunResult run_ppo(const RunOptions& options, const Rows& prompts, const Reward& 
         const int64_t steps = c.steps;
         c = saved_config(options.out);
         c.steps = steps;
+        const int64_t saved_step = state.value("step", int64_t{0});
+        check(steps >= saved_step, "--steps {} is below the {} steps the run in {} has done; "
+              "--resume continues a run, it cannot shorten one", steps, saved_step, out.string());
     } else {
         check(!fs::exists(out / kState) && !fs::exists(out / "model.safetensors"),
               "{} already holds a run (or a model); pass --resume to continue it, or choose "

@@ -234,6 +234,9 @@ BOOST_AUTO_TEST_CASE(a_run_follows_the_contract) {
     BOOST_TEST(more.exit_code == 0, more.err);
     BOOST_TEST(contains(more.out, "step 3/3"));
     BOOST_TEST(csv_rows(s.dir.path / "run" / "metrics.csv").size() == 4u);
+    CliRun shorter = run_cli(s.base + " --reward bow:" + (s.dir.path / "bag.txt").string() + " --steps 2 --resume" + s.out("run"));
+    BOOST_TEST(shorter.exit_code == 1);
+    BOOST_TEST(contains(shorter.err, "--steps 2 is below the 3 steps the run"), shorter.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_table_reward_scores_exact_responses) {
@@ -253,6 +256,7 @@ BOOST_AUTO_TEST_CASE(a_table_reward_scores_exact_responses) {
 BOOST_AUTO_TEST_CASE(bad_input_gets_a_clear_error) {
     CliSetup s;
     write_text(s.dir.path / "empty.txt", "\n \n");
+    write_text(s.dir.path / "utf8.txt", "fine\n\xff bad\n");
     write_text(s.dir.path / "long.txt", std::string(400, 'a') + " " + std::string(400, 'b') + "\n" +
                                         [] { std::string t; for (int i = 0; i < 200; ++i) t += "word "; return t; }() + "\n");
     const std::string bag = " --reward bow:" + (s.dir.path / "bag.txt").string();
@@ -271,6 +275,8 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_a_clear_error) {
         {model + bag + " --prompts " + (s.dir.path / "prompts.txt").string() + " --batch-size 10" + s.out("h"),
          "--batch-size 10 must be a multiple of --mini-batch-size 16"},
         {s.base + bag + " --resume" + s.out("i"), "--resume needs a run saved by gradstack ppo"},
+        {s.base + bag + " --seed -1" + s.out("j"), "--seed"},
+        {model + bag + " --prompts " + (s.dir.path / "utf8.txt").string() + s.out("k"), "utf8.txt:2: [tokenizer] the text is not valid UTF-8"},
     };
     for (const Case& c : cases) {
         CliRun r = run_cli(c.args);
