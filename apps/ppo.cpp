@@ -273,7 +273,12 @@ int run_ppo(int argc, char** argv) {
     app.add_option("--eval-discrim", eval_discrim, "DIR:LABEL, a held-out discriminator that also "
                    "judges the before/after samples (its class-LABEL rate and log-probability)");
     app.add_option("--seed", c.seed, "seed of prompts, samples and shuffles")
-        ->check(CLI::NonNegativeNumber)  // "-1" would wrap around in a uint64_t
+        ->check(CLI::Validator(  // "-1" would wrap around in a uint64_t
+            [](std::string& v) {
+                return v.find('-') == std::string::npos ? std::string()
+                                                        : "must be >= 0, got " + v;
+            },
+            ""))
         ->capture_default_str();
     app.add_flag("--resume", run.resume, "continue the run in --out with its saved settings "
                  "(--steps may be raised); the statistics are those of an uninterrupted run");
