@@ -117,6 +117,17 @@ Batch select_rows(const Batch& b, const Tensor& rows) {
     return s;
 }
 
+// The name of the first parameter holding a NaN or an infinity ("" when every one is finite).
+std::string first_nonfinite(const Policy& p) {
+    for (const auto& [name, t] : p.named_parameters()) {
+        Tensor c = contiguous(to_dtype(t.detach(), DType::f64));
+        const double* d = c.data<double>();
+        for (int64_t i = 0; i < c.numel(); ++i)
+            if (!std::isfinite(d[i])) return name;
+    }
+    return "";
+}
+
 std::vector<Tensor> trainable(const Policy& p) {
     std::vector<Tensor> params;
     for (auto& [name, t] : p.named_parameters())
@@ -260,6 +271,15 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
         }
     }
     policy_.train(false);
+    // A diverging run stops here, before anything of this step is saved (the run keeps its last
+    // checkpoint): non-finite losses, or weights the update made non-finite.
+    check(std::isfinite(sum_pg) && std::isfinite(sum_vf),
+          "[ppo] step {}: the {} loss is not finite ({}); the learning rate (--lr {}) or the "
+          "rewards are probably too large; nothing of this step was saved",
+          st.step, std::isfinite(sum_pg) ? "value" : "policy", std::isfinite(sum_pg) ? sum_vf : sum_pg, c.lr);
+    const std::string bad = first_nonfinite(policy_);
+    check(bad.empty(), "[ppo] step {}: the update made '{}' non-finite; the learning rate (--lr {}) "
+          "is probably too large; nothing of this step was saved", st.step, bad, c.lr);
     const double n_mb = static_cast<double>(std::max<int64_t>(st.minibatches, 1));
     st.policy_loss = sum_pg / n_mb;
     st.value_loss = sum_vf / n_mb;

@@ -10,6 +10,7 @@
 #include "autograd/ops.h"
 #include "nn/safetensors.h"
 #include "rl/ppo.h"
+#include "rl/reference.h"
 #include "tests/rl/rl_helpers.h"
 
 using namespace gradstack;
@@ -172,6 +173,20 @@ BOOST_AUTO_TEST_CASE(an_existing_run_is_not_overwritten) {
     BOOST_TEST(testing::contains(testing::error_of([&] {
         run_ppo(o, toy_prompts(), token_count_reward({3}, "t3"), quiet);
     }), "saved at step 7, but ppo_state.json says step 1"));
+}
+
+BOOST_AUTO_TEST_CASE(a_diverging_step_stops_before_it_is_saved) {
+    // A NaN in the value head: values, advantages and both losses go NaN; the step refuses.
+    TempDir dir;
+    RunOptions o = toy_run(dir, 1);
+    Generator gen(0);
+    Policy p = load_policy(o.model, false, &gen, quiet);
+    p.v_head->summary->bias.data<float>()[0] = std::nanf("");
+    auto ref = create_reference(*p.lm);
+    PpoTrainer t(p, ref, o.config, gen);
+    Rows qs(o.config.batch_size, Rows::value_type{1, 2});
+    const std::string e = testing::error_of([&] { t.step(qs, token_count_reward({3}, "t3")); });
+    BOOST_TEST(testing::contains(e, "[ppo] step 1: the policy loss is not finite"), e);
 }
 
 BOOST_AUTO_TEST_CASE(bad_settings_name_their_flag) {
