@@ -17,6 +17,7 @@ packages=(
   fortunes                                     # the demo's English corpus (/usr/share/games/fortunes)
   libcpp-httplib-dev                           # gradstack playground's HTTP server
   chromium                                     # the playground's browser test (tests/browser)
+  graphviz                                     # gradstack graph: dot draws the autograd graph
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy)
