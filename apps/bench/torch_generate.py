@@ -13,7 +13,7 @@ on their values. Runs as torch_common's server (one command per line, one JSON l
     run ID                         -> {"seconds": s}
     quit
 Started by the C++ bench with Debian's python3-torch on the OpenMP OpenBLAS, OMP_NUM_THREADS=2
-(the fair baseline of /work/shared/BENCHMARKS.md). Without torch: {"skipped": reason}."""
+(the fair PyTorch baseline: the same BLAS and thread count as gradstack). Without torch: {"skipped": reason}."""
 import sys
 
 from torch_common import build, forward, serve, timed

@@ -10,7 +10,7 @@ key/value cache), run as torch_common's server. Commands besides threads / run /
     memory                             -> {"vmhwm_kb": k}    this process's peak resident set
     quit
 Started with Debian's python3-torch on the OpenMP build of OpenBLAS, OMP_NUM_THREADS=2 (the fair
-baseline of /work/shared/BENCHMARKS.md). Without torch it answers {"skipped": reason}."""
+PyTorch baseline: the same BLAS and thread count as gradstack). Without torch it answers {"skipped": reason}."""
 import sys
 import time
 

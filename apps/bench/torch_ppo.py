@@ -16,7 +16,7 @@ Server commands (torch_common's protocol):
                                       mini, response, query, epochs, lr
     run ID          -> {"seconds", "rollout", "score", "optimize"}
 Started by the C++ bench with Debian's python3-torch on the OpenMP OpenBLAS, OMP_NUM_THREADS=2
-(the fair baseline of /work/shared/BENCHMARKS.md). Without torch: {"skipped": reason}."""
+(the fair PyTorch baseline: the same BLAS and thread count as gradstack). Without torch: {"skipped": reason}."""
 import copy
 import json
 import sys

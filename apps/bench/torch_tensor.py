@@ -12,8 +12,8 @@ alike). It reads one command per line on stdin and answers one JSON line on stdo
                                                              of q, k, v [B, NH, T, HS], dropout P
     run ID                           -> {"seconds": s}       one timed torch.matmul(a, b) / x + y
 The C++ bench starts it with Debian's python3-torch on the OpenMP build of OpenBLAS
-(LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=2), the fair baseline
-of /work/shared/BENCHMARKS.md. Without torch it answers {"skipped": reason} and exits 0."""
+(LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=2), the fair PyTorch
+baseline (the same BLAS and thread count as gradstack). Without torch it answers {"skipped": reason} and exits 0."""
 import math
 import sys
 

@@ -18,7 +18,7 @@ Curve mode (by hand; the same data and schedule as a `gradstack train` run):
 reads the token file `gradstack train` cached (gpt/data.h: 64-byte header, then uint16/uint32
 ids), splits it 90/10 as gpt::split_tokens does, samples random windows, evaluates validation loss
 and next-token accuracy every --eval-every steps on --eval-batches fixed windows, and writes a CSV
-with gradstack's metrics.csv columns. Run with the fair baseline of ../shared/BENCHMARKS.md:
+with gradstack's metrics.csv columns. Run it as the fair PyTorch baseline (gradstack's BLAS and thread count):
 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=<threads>."""
 import argparse
 import math

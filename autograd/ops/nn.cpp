@@ -29,7 +29,7 @@ int64_t softmax_dim(const Tensor& x, int64_t dim, const char* op) {
 }  // namespace
 
 // y = softmax(x); gx = y * (gy - sum(gy * y, dim)) (cpu/softmax.cpp derives it).
-// Closures hold y.detach(): the output's own handle would point back at this node (a cycle).
+// The closure may hold y itself: record() hangs the graph off a fresh handle (autograd/README.md).
 const Op op_softmax{"softmax"};
 Tensor softmax(const Tensor& x, int64_t dim) {
     const int64_t d = softmax_dim(x, dim, "softmax");

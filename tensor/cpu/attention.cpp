@@ -339,6 +339,9 @@ void backward_tile(const Problem<T>& pr, Workspace<T>& w, const T* kt, const T* 
 }
 
 // What a call writes: out and lse (forward), or dq, dk, dv (backward; null when not wanted).
+// Careful: attention's `lse` is log sum_j exp(s_j - max_j s), the log-sum-exp of a row *minus its
+// max* (the max is recomputed in the backward), not the full log-sum-exp that cross_entropy's
+// `lse` holds.
 template <class T>
 struct Outputs {
     T* out = nullptr;

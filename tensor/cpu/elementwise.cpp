@@ -1,5 +1,5 @@
-// CPU elementwise kernels: each is one `map` (cpu/loops.h) with the scalar formula, registered for
-// DeviceType::cpu on the line below it.
+// CPU elementwise kernels: each is one `map` (cpu/loops.h) with the scalar formula; all of them
+// are registered for DeviceType::cpu together, in the table at the end of the file.
 #include <cmath>
 
 #include "tensor/cpu/loops.h"

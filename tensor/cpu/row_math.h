@@ -1,6 +1,7 @@
 // Row helpers shared by the fused CPU kernels (softmax, layer norm, cross-entropy): an exp that
 // the compiler can vectorise, the max / sum-of-exp reductions of one contiguous row, and a loop
-// that runs a function over rows in parallel. Read next: cpu/softmax.cpp.
+// that runs a function over rows in parallel. Read next: cpu/layer_norm.cpp and
+// cpu/cross_entropy.cpp, the other kernels built on these helpers.
 #pragma once
 
 #include <algorithm>
