@@ -96,19 +96,6 @@ double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Mean and (Bessel-corrected) variance of every element.
-std::pair<double, double> mean_var(const Tensor& x) {
-    Tensor d = contiguous(to_dtype(x.detach(), DType::f64));
-    const double* p = d.data<double>();
-    const int64_t n = d.numel();
-    double m = 0;
-    for (int64_t i = 0; i < n; ++i) m += p[i];
-    m /= static_cast<double>(n);
-    double v = 0;
-    for (int64_t i = 0; i < n; ++i) v += (p[i] - m) * (p[i] - m);
-    return {m, n > 1 ? v / static_cast<double>(n - 1) : 0.0};
-}
-
 Batch select_rows(const Batch& b, const Tensor& rows) {
     Batch s = b;
     s.ids = index_select(b.ids, 0, rows);
@@ -118,12 +105,22 @@ Batch select_rows(const Batch& b, const Tensor& rows) {
 }
 
 // The name of the first parameter holding a NaN or an infinity ("" when every one is finite).
+// Reads each parameter in place (parameters are contiguous leaves): no copy of the model per step.
+template <class T>
+bool all_finite(const Tensor& t) {
+    const T* d = t.data<T>();
+    for (int64_t i = 0; i < t.numel(); ++i)
+        if (!std::isfinite(d[i])) return false;
+    return true;
+}
+
 std::string first_nonfinite(const Policy& p) {
-    for (const auto& [name, t] : p.named_parameters()) {
-        Tensor c = contiguous(to_dtype(t.detach(), DType::f64));
-        const double* d = c.data<double>();
-        for (int64_t i = 0; i < c.numel(); ++i)
-            if (!std::isfinite(d[i])) return name;
+    for (const auto& [name, param] : p.named_parameters()) {
+        const Tensor t = param.is_contiguous() ? param.detach() : contiguous(param.detach());
+        const bool ok = t.dtype() == DType::f64 ? all_finite<double>(t)
+                        : t.dtype() == DType::f32 ? all_finite<float>(t)
+                                                  : all_finite<double>(to_dtype(t, DType::f64));
+        if (!ok) return name;
     }
     return "";
 }
@@ -173,7 +170,7 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
         check(std::isfinite(raw[i]), "[{}] the score of response {} is {}: rewards must be finite",
               reward.name, i, raw[i]);
     st.score_s = seconds_since(t_score);
-    const auto [score_mean, score_var] = mean_var(from_vector(raw, {B}));
+    const auto [score_mean, score_var] = mean_and_var(from_vector(raw, {B}));
     st.score_mean = score_mean;
     st.score_std = std::sqrt(score_var);
     std::vector<double> scores = raw;
@@ -189,6 +186,8 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
     const auto t_opt = Clock::now();
     Batch batch = make_batch(queries, samples.responses, policy_.lm->config().eos_token_id);
     std::vector<Tensor> lp_parts, val_parts, kl_parts, kl_plain_parts, kl_full_parts, ent_parts;
+    // The statistics need the plain (log p - log p_ref) and the exact KL; the penalty is one of
+    // them or an elementwise function of the plain one, so each is computed once.
     {
         NoGradGuard no_grad;
         for (int64_t b0 = 0; b0 < B; b0 += c.mini_batch_size) {
@@ -197,9 +196,13 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
             ResponseForward ref = forward_responses(*reference_, nullptr, mb);
             lp_parts.push_back(pol.logprobs);
             val_parts.push_back(pol.values);
-            kl_parts.push_back(kl_estimate(c.kl_penalty, pol.logprobs, ref.logprobs, pol.logp, ref.logp));
-            kl_plain_parts.push_back(pol.logprobs - ref.logprobs);
-            kl_full_parts.push_back(kl_estimate(KlPenalty::full, pol.logprobs, ref.logprobs, pol.logp, ref.logp));
+            Tensor plain = kl_estimate(KlPenalty::kl, pol.logprobs, ref.logprobs);
+            Tensor full = kl_estimate(KlPenalty::full, pol.logprobs, ref.logprobs, pol.logp, ref.logp);
+            kl_plain_parts.push_back(plain);
+            kl_full_parts.push_back(full);
+            kl_parts.push_back(c.kl_penalty == KlPenalty::kl     ? plain
+                               : c.kl_penalty == KlPenalty::full ? full
+                                                                 : kl_estimate(c.kl_penalty, pol.logprobs, ref.logprobs));
             ent_parts.push_back(entropy(pol.logp));
         }
     }
@@ -207,21 +210,21 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
     const Tensor kl = cat(kl_parts, 0), kl_plain = cat(kl_plain_parts, 0);
     st.kl_mean = sum(to_dtype(kl_plain, DType::f64)).item<double>() / static_cast<double>(B);
     st.kl_full_mean = sum(to_dtype(cat(kl_full_parts, 0), DType::f64)).item<double>() / static_cast<double>(B);
-    st.kl_token_std = std::sqrt(mean_var(kl_plain).second);
+    st.kl_token_std = std::sqrt(mean_and_var(kl_plain).second);
     st.kl_token_min = min(kl_plain).item<double>();
     st.kl_token_max = max(kl_plain).item<double>();
-    st.entropy = mean_var(cat(ent_parts, 0)).first;
+    st.entropy = mean_and_var(cat(ent_parts, 0)).first;
 
     // 4. Rewards, advantages, returns.
     st.kl_coef = kl_.value();
     Tensor rewards = compute_rewards(from_vector(scores, {B}), kl, st.kl_coef);
     Advantages a = gae(rewards, old_values, c.gamma, c.lam);
     const Tensor advantages = whiten(a.advantages);
-    st.advantage_mean = mean_var(a.advantages).first;
-    st.return_mean = mean_var(a.returns).first;
+    st.advantage_mean = mean_and_var(a.advantages).first;
+    const auto [return_mean, var_r] = mean_and_var(a.returns);
+    st.return_mean = return_mean;
     {
-        const double var_r = mean_var(a.returns).second;
-        const double var_e = mean_var(a.returns - to_dtype(old_values, DType::f64)).second;
+        const double var_e = mean_and_var(a.returns - to_dtype(old_values, DType::f64)).second;
         st.explained_variance = var_r > 0 ? 1.0 - var_e / var_r : (var_e > 0 ? 0.0 : 1.0);
     }
 

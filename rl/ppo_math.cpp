@@ -89,17 +89,24 @@ Advantages gae(const Tensor& rewards, const Tensor& values, double gamma, double
     return {adv, ret};
 }
 
+std::pair<double, double> mean_and_var(const Tensor& x) {
+    Tensor d = f64(x);
+    const double* p = d.data<double>();
+    const int64_t n = d.numel();
+    double m = 0;
+    for (int64_t i = 0; i < n; ++i) m += p[i];
+    m /= static_cast<double>(n);
+    double v = 0;
+    for (int64_t i = 0; i < n; ++i) v += (p[i] - m) * (p[i] - m);
+    return {m, n > 1 ? v / static_cast<double>(n - 1) : 0.0};
+}
+
 Tensor whiten(const Tensor& x, bool shift_mean) {
     Tensor d = f64(x);
     const int64_t n = d.numel();
     check(n >= 2, "[whiten] needs at least 2 elements, got {}", n);
     const double* p = d.data<double>();
-    double mean = 0;
-    for (int64_t i = 0; i < n; ++i) mean += p[i];
-    mean /= static_cast<double>(n);
-    double var = 0;
-    for (int64_t i = 0; i < n; ++i) var += (p[i] - mean) * (p[i] - mean);
-    var /= static_cast<double>(n - 1);
+    const auto [mean, var] = mean_and_var(d);
     const double scale = 1.0 / std::sqrt(var + 1e-8);
     Tensor out = zeros(d.shape(), DType::f64);
     double* o = out.data<double>();

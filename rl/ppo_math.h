@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "tensor/tensor.h"
 
@@ -38,6 +39,10 @@ struct Advantages {
 };
 // Generalised advantage estimation over each row, right to left, with V after the last token 0.
 Advantages gae(const Tensor& rewards, const Tensor& values, double gamma, double lam);
+
+// Mean and variance (Bessel-corrected, as torch.var; 0 for one element) of every element, in
+// float64.
+std::pair<double, double> mean_and_var(const Tensor& x);
 
 // (x - mean) / sqrt(var + 1e-8) over every element (var with Bessel's correction, as torch.var);
 // with shift_mean false the mean is added back (trl's whiten(shift_mean=False)).
