@@ -105,18 +105,23 @@ struct DiscrimScorer {
         Tensor h = pplm::mean_hidden(*body, from_vector(ids, {B, T}), lengths);
         return contiguous(to_dtype(log_softmax(discrim->head->forward(h), -1), DType::f64));
     }
-    std::vector<double> scores(const rl::Rows& queries, const rl::Rows& responses) const {
+    // From one forward: log p(label) of each row, and the fraction of rows whose most likely
+    // class is `label`.
+    struct Judgement {
+        std::vector<double> scores;
+        double label_rate = 0;
+    };
+    Judgement judge(const rl::Rows& queries, const rl::Rows& responses) const {
         Tensor lp = log_probs(queries, responses);
-        std::vector<double> out;
-        for (int64_t r = 0; r < lp.size(0); ++r) out.push_back(lp.data<double>()[r * lp.size(1) + label]);
-        return out;
-    }
-    // The fraction of rows whose most likely class is `label`.
-    double label_rate(const rl::Rows& queries, const rl::Rows& responses) const {
-        Tensor best = argmax(log_probs(queries, responses), -1);
+        Tensor best = argmax(lp, -1);
+        Judgement j;
         double hits = 0;
-        for (int64_t r = 0; r < best.numel(); ++r) hits += best.data<int64_t>()[r] == label ? 1 : 0;
-        return hits / static_cast<double>(std::max<int64_t>(best.numel(), 1));
+        for (int64_t r = 0; r < lp.size(0); ++r) {
+            j.scores.push_back(lp.data<double>()[r * lp.size(1) + label]);
+            hits += best.data<int64_t>()[r] == label ? 1 : 0;
+        }
+        j.label_rate = hits / static_cast<double>(std::max<int64_t>(lp.size(0), 1));
+        return j;
     }
 };
 
@@ -125,7 +130,7 @@ rl::Reward make_reward(const RewardSpec& spec, const gpt::Tokenizer& tokenizer,
     if (spec.kind == "discrim") {
         auto d = std::make_shared<DiscrimScorer>(spec, model_dir);
         return {"discrim:" + spec.path + ":" + spec.label,
-                [d](const rl::Rows& q, const rl::Rows& r) { return d->scores(q, r); }};
+                [d](const rl::Rows& q, const rl::Rows& r) { return d->judge(q, r).scores; }};
     }
     if (spec.kind == "tsv") return rl::table_reward(spec.path, tokenizer);
     // bow: a word list (or a built-in bag name), read as PPLM reads its bags.
@@ -193,12 +198,12 @@ void print_samples(const BeforeAfter& s, const rl::Reward& reward, const gpt::To
 
 // --eval-discrim: a second discriminator (trained on other data) judges the same samples.
 void print_held_out(const BeforeAfter& s, const DiscrimScorer& judge, const std::string& name) {
+    const auto before = judge.judge(s.queries, s.before.responses);
+    const auto after = judge.judge(s.queries, s.after.responses);
     fmt::print("held-out {}: class '{}' rate before {:.1f}%, after {:.1f}%; mean log-probability "
                "before {:.3f}, after {:.3f} ({} samples)\n",
-               name, judge.spec_label, 100 * judge.label_rate(s.queries, s.before.responses),
-               100 * judge.label_rate(s.queries, s.after.responses),
-               mean_of(judge.scores(s.queries, s.before.responses)),
-               mean_of(judge.scores(s.queries, s.after.responses)), s.queries.size());
+               name, judge.spec_label, 100 * before.label_rate, 100 * after.label_rate,
+               mean_of(before.scores), mean_of(after.scores), s.queries.size());
 }
 
 int run_ppo(int argc, char** argv) {

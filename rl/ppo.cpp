@@ -397,14 +397,19 @@ void plot(const fs::path& out) {
 
 }  // namespace
 
-PpoConfig saved_config(const std::string& out) {
-    nlohmann::json j = read_state(out);
+namespace {
+
+PpoConfig config_of_state(const nlohmann::json& state, const fs::path& out) {
     try {
-        return config_from_json(j.at("config"));
+        return config_from_json(state.at("config"));
     } catch (const nlohmann::json::exception& e) {
-        fail("{}: not a PPO state ({})", (fs::path(out) / kState).string(), e.what());
+        fail("{}: not a PPO state ({})", (out / kState).string(), e.what());
     }
 }
+
+}  // namespace
+
+PpoConfig saved_config(const std::string& out) { return config_of_state(read_state(out), out); }
 
 std::map<std::string, std::string> config_flags(const PpoConfig& c) {
     std::map<std::string, std::string> flags;
@@ -427,7 +432,7 @@ RunResult run_ppo(const RunOptions& options, const Rows& prompts, const Reward& 
     if (options.resume) {
         state = read_state(out);
         const int64_t steps = c.steps;
-        c = saved_config(options.out);
+        c = config_of_state(state, out);  // the file is read once
         c.steps = steps;
         const int64_t saved_step = state.value("step", int64_t{0});
         check(steps >= saved_step, "--steps {} is below the {} steps the run in {} has done; "
