@@ -1,6 +1,8 @@
-// File helpers shared by every layer that reads or writes files: atomic writes (a crash never
-// leaves a half-written file under the final name) and read-only memory maps. Checkpoints
-// (nn/safetensors.h) are the first user. Read next: nn/safetensors.h.
+// File helpers shared by every layer that reads or writes files: the one rule for reading an
+// input (regular files only, checked without blocking, and never more bytes than the format can
+// need), atomic writes (a crash never leaves a half-written file under the final name) and
+// read-only memory maps. Checkpoints (nn/safetensors.h) are the first user. JSON inputs go
+// through tensor/json.h on top of these. Read next: json.h, nn/safetensors.h.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +13,34 @@
 #include <string_view>
 
 namespace gradstack {
+
+// --- reading inputs: one rule for every file a user can name
+//
+// A user can name anything: a FIFO (open(2) would block until a writer comes), /dev/zero (a read
+// never ends), a directory, a 50 GB file where a 1 KB config is expected. So every input is
+// opened with O_NONBLOCK and fstat(2)ed before a byte is read: only a regular file goes on, and
+// only when it is no larger than the caller's cap, "what the format can need".
+
+// Bytes in a mebibyte, for caps: 16 * kMiB.
+inline constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+// Checks that `path` is a regular file without blocking (a FIFO or a device is refused before
+// anything waits on it) and returns its size. Throws gradstack::Error naming the path and
+// `what` (the flag or role, e.g. "--file", "the model config") for a missing file, a directory,
+// a FIFO, a device or a socket.
+uint64_t check_input_file(const std::string& path, const std::string& what);
+
+// The whole content of `path`, which must be a regular file of at most `max_bytes` bytes (checked
+// before reading, and again while reading in case the file grows). With `allow_stdin`, "-" reads
+// standard input instead (whatever it is: a pipe, a terminal, a file), also stopping with an error
+// once more than `max_bytes` bytes have come. Errors name the path, `what` and the cap.
+std::string read_input_file(const std::string& path, uint64_t max_bytes, const std::string& what,
+                            bool allow_stdin = false);
+
+// An untrusted value for an error message: at most `max_chars` bytes of it (then "..."), so a
+// 200 KB line or a deeply nested JSON value never floods (or, printed recursively, crashes) a
+// message. Control characters other than tab become '?', so the message stays one line.
+std::string excerpt(std::string_view value, size_t max_chars = 60);
 
 // The file being written by write_file_atomically. write() retries short writes and throws
 // gradstack::Error naming the final path (and the OS error, e.g. "No space left on device").
@@ -43,7 +73,8 @@ void write_file_atomically(const std::string& path, const std::function<void(Out
 class MappedFile {
 public:
     // Maps `path`. Throws gradstack::Error naming the path if it cannot be opened, is not a
-    // regular file, or cannot be mapped. An empty file gives size() == 0 and data() == nullptr.
+    // regular file (checked before anything can block: a FIFO is refused at once), or cannot be
+    // mapped. An empty file gives size() == 0 and data() == nullptr.
     explicit MappedFile(const std::string& path);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;

@@ -4,9 +4,8 @@
 #include "tensor/npy.h"
 
 #include <cstring>
-#include <fstream>
+#include <limits>
 #include <regex>
-#include <sstream>
 
 #include "tensor/io.h"
 #include "tensor/kernels/copy.h"
@@ -50,6 +49,20 @@ std::string descr_of(DType d) {
     return "";
 }
 
+// NumPy itself refuses headers longer than this (numpy.lib.format, max_header_size); the bound also
+// keeps std::regex (which recurses per character) away from huge inputs.
+constexpr size_t kMaxHeaderBytes = 10000;
+
+// One size of the 'shape' tuple: decimal digits only (spaces around), fitting in int64.
+int64_t parse_size(const std::string& item, const std::string& name) {
+    const size_t first = item.find_first_not_of(' '), last = item.find_last_not_of(' ');
+    const std::string digits = item.substr(first, last - first + 1);
+    check(!digits.empty() && digits.size() <= 18 &&
+              digits.find_first_not_of("0123456789") == std::string::npos,
+          "{}: shape entry '{}' is not a size >= 0 below 10^18", name, excerpt(digits));
+    return std::stoll(digits);
+}
+
 }  // namespace
 
 Tensor parse_npy(const std::string& bytes, const std::string& name) {
@@ -67,12 +80,15 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
         for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
         start = 12;
     }
+    check(header_len <= kMaxHeaderBytes,
+          "{}: header of {} bytes, more than the {} NumPy writes or reads; the file is damaged",
+          name, header_len, kMaxHeaderBytes);
     check(start + header_len <= bytes.size(), "{}: header of {} bytes runs past the end of the file",
           name, header_len);
     const std::string header = bytes.substr(start, header_len);
     std::smatch m;
     check(std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")),
-          "{}: header has no 'descr': {}", name, header);
+          "{}: header has no 'descr': {}", name, excerpt(header));
     const std::string descr = m[1];
     check(std::regex_search(header, m, std::regex("'fortran_order':\\s*(True|False)")),
           "{}: header has no 'fortran_order'", name);
@@ -81,17 +97,27 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
           "{}: header has no 'shape'", name);
     Shape shape;
     std::stringstream ss(m[1].str());
+    // The element count is multiplied with overflow checks: (2^32, 2^32, 2) would wrap to 0
+    // elements and pass the size check below.
+    uint64_t count = 1;
     for (std::string item; std::getline(ss, item, ',');) {
         if (item.find_first_not_of(" ") == std::string::npos) continue;
-        shape.push_back(std::stoll(item));
+        const int64_t size = parse_size(item, name);
+        check(!__builtin_mul_overflow(count, static_cast<uint64_t>(size), &count) &&
+                  count <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
+              "{}: shape ({}) has more elements than fit in 63 bits; the file is damaged", name,
+              excerpt(m[1].str()));
+        shape.push_back(size);
     }
-    const int64_t n = numel(shape);
+    const int64_t n = static_cast<int64_t>(count);
     const char* data = bytes.data() + start + header_len;
     const size_t avail = bytes.size() - start - header_len;
     auto need = [&](size_t item) {
-        check(avail >= static_cast<size_t>(n) * item,
-              "{}: shape {} needs {} bytes of data but the file has {}; it was probably cut short",
-              name, shape_str(shape), static_cast<size_t>(n) * item, avail);
+        uint64_t nbytes = 0;
+        check(!__builtin_mul_overflow(count, item, &nbytes) && avail >= nbytes,
+              "{}: shape {} needs {} x {} bytes of data but the file has {}; it was probably cut "
+              "short",
+              name, shape_str(shape), count, item, avail);
     };
     // Read in storage order; Fortran order is then the reversed shape, transposed back.
     Shape storage_shape = fortran ? Shape(shape.rbegin(), shape.rend()) : shape;
@@ -99,6 +125,14 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
     if (descr == "<f4" || descr == "<f8" || descr == "<i8" || descr == "|b1") {
         DType d = descr == "<f4" ? DType::f32 : descr == "<f8" ? DType::f64 : descr == "<i8" ? DType::i64 : DType::b8;
         need(itemsize(d));
+        if (d == DType::b8) {
+            // A C++ bool holding a byte other than 0 or 1 is undefined behaviour: refuse them.
+            for (int64_t i = 0; i < n; ++i) {
+                check(static_cast<unsigned char>(data[i]) <= 1,
+                      "{}: bool element {} is byte {}, not 0 or 1; the file is damaged", name, i,
+                      static_cast<unsigned char>(data[i]));
+            }
+        }
         t = empty(storage_shape, d);
         std::memcpy(t.raw_data(), data, static_cast<size_t>(n) * itemsize(d));
     } else if (descr == "<f2") {
@@ -120,7 +154,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
             p[i] = v;
         }
     } else {
-        fail("{}: unsupported dtype '{}' (supported: <f2 <f4 <f8 <i4 <i8 |b1, little-endian)", name, descr);
+        fail("{}: unsupported dtype '{}' (supported: <f2 <f4 <f8 <i4 <i8 |b1, little-endian)", name,
+             excerpt(descr));
     }
     if (fortran && t.dim() > 1) {
         std::vector<int64_t> rev(t.dim());
@@ -131,10 +166,9 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
 }
 
 Tensor load_npy(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    check(static_cast<bool>(in), "{}: cannot open file", path);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return parse_npy(bytes, path);
+    // A regular file only (a FIFO or /dev/zero is refused before anything waits on it); the
+    // cap is memory, not the format: an array of 64 GiB is more than gradstack ever exchanges.
+    return parse_npy(read_input_file(path, 64 * 1024 * kMiB, "a .npy file"), path);
 }
 
 std::string npy_bytes(const Tensor& t) {
