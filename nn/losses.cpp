@@ -1,4 +1,12 @@
-// Losses (see losses.h).
+// Losses (see losses.h). cross_entropy, the loss GPT-2 trains with, is the fused op of
+// autograd/ops/nn.h (re-exported in losses.h). For logits [N, C] and targets t (ls = label
+// smoothing; rows with t = ignore_index count 0 and are left out of the mean):
+//   lse_r  = log sum_c exp(logits_rc)                          (m + log sum exp(x - m), m the max)
+//   loss_r = (1 - ls) (lse_r - logits_rt) + ls (lse_r - (1/C) sum_c logits_rc)
+//   d loss_r / d logits_rc = softmax_rc - (1 - ls) [c == t] - ls / C
+// so the [N, C] softmax is never stored. Its kernels: tensor/cpu/cross_entropy.cpp (fast) and
+// tensor/reference/cross_entropy.cpp (the same formulas as plain float64 loops;
+// GRADSTACK_KERNELS=reference runs it).
 #include "nn/losses.h"
 
 #include <limits>

@@ -7,7 +7,8 @@
 // All of it is one fused op, scaled_dot_product_attention (autograd/ops/nn.h): the scores are
 // (B, nh, T, S) floats, 134 MB per layer at batch 32, 16 heads, context 256, and building them
 // with matmul, where, add, softmax and dropout (and again in backward) cost far more than the
-// arithmetic; the fused kernel keeps one row block of them in cache at a time.
+// arithmetic; the fused kernel keeps one row block of them in cache at a time. The plain version
+// of the same math, loop by loop: tensor/reference/attention.cpp (see the call below).
 #include "nn/layers/attention.h"
 
 #include <algorithm>
@@ -132,6 +133,17 @@ CausalSelfAttention::Output CausalSelfAttention::forward(const Tensor& x,
     const bool drop = attn_dropout_->is_training() && attn_dropout_->p() > 0;
     Generator* gen = attn_dropout_->generator();
     if (!gen) gen = &default_generator();
+    // The fused op computes, per (batch b, head h), with S = P + T keys and query i at position
+    // P + i (the formula of kernels::attention_forward, tensor/kernels/nn.h):
+    //   s_ij  = q_i . k_j / sqrt(hs)        if j <= P + i (causal), else lowest     (B, nh, T, S)
+    //   s_ij += mask_bj                     (0 for real tokens, lowest for padding)  (B, 1, 1, S)
+    //   P_ij  = exp(s_ij - max_l s_il) / sum_l exp(s_il - max_l s_il)               (B, nh, T, S)
+    //   P'_ij = P_ij keep_ij / (1 - p)      (attention dropout, training only)
+    //   y_i   = sum_j P'_ij v_j                                                     (B, nh, T, hs)
+    // and its backward (dq, dk, dv) recomputes P from the saved log-sum-exp. Two kernels compute
+    // it: tensor/cpu/attention.cpp (fast: tiled, packed, vectorised, no (B, nh, T, S) tensor) and
+    // tensor/reference/attention.cpp (the formulas above as plain float64 loops; run it with
+    // GRADSTACK_KERNELS=reference or --kernels reference).
     Tensor y = scaled_dot_product_attention(q, k, v, mask, drop ? attn_dropout_->p() : 0.0,
                                             drop ? gen : nullptr);  // (B, nh, T, hs)
     y = reshape(permute(y, {0, 2, 1, 3}), {B, T, C});  // (B, T, C)

@@ -1,5 +1,7 @@
 // Adam's and AdamW's update as one fused loop per parameter: the optimizer hot path of GPT-2
-// training, one read and write of p, m and v and one read of g per step (see adam.h).
+// training, one read and write of p, m and v and one read of g per step (see adam.h). Beside it
+// the reference update (adam_reference below): the textbook formulas with m_hat and v_hat, in
+// float64, run instead when the kernel set is `reference` (GRADSTACK_KERNELS, tensor/dispatch.h).
 // Read next: schedule.cpp.
 #include "nn/optim/adam.h"
 
@@ -7,6 +9,7 @@
 
 #include "nn/optim/fused.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 
 namespace gradstack::nn {
 
@@ -17,6 +20,32 @@ void check_config(const AdamConfig& c, const char* name, const char* where) {
           "[{}] {}betas ({}, {}) must be in [0, 1)", name, where, c.beta1, c.beta2);
     check(std::isfinite(c.eps) && c.eps >= 0, "[{}] {}eps {} must be >= 0", name, where, c.eps);
 }
+// The reference update of one parameter, element by element in float64 (t = state.step):
+//   g     = g + weight_decay p                  (Adam only: L2)
+//   p     = p (1 - lr weight_decay)             (AdamW only: decoupled)
+//   m     = beta1 m + (1 - beta1) g
+//   v     = beta2 v + (1 - beta2) g^2
+//   m_hat = m / (1 - beta1^t),  v_hat = v / (1 - beta2^t)
+//   p     = p - lr m_hat / (sqrt(v_hat) + eps)
+// Only the stored p, m, v are rounded to the parameter's dtype.
+template <class T>
+void adam_reference(T* p, const T* g, T* m, T* v, int64_t n, const AdamConfig& c, double lr,
+                    double weight_decay, bool decoupled, int64_t step) {
+    const double t = static_cast<double>(step);
+    for (int64_t k = 0; k < n; ++k) {
+        double gk = static_cast<double>(g[k]), pk = static_cast<double>(p[k]);
+        if (!decoupled) gk += weight_decay * pk;
+        if (decoupled) pk *= 1 - lr * weight_decay;
+        const double mk = c.beta1 * static_cast<double>(m[k]) + (1 - c.beta1) * gk;
+        const double vk = c.beta2 * static_cast<double>(v[k]) + (1 - c.beta2) * gk * gk;
+        const double m_hat = mk / (1 - std::pow(c.beta1, t));
+        const double v_hat = vk / (1 - std::pow(c.beta2, t));
+        m[k] = static_cast<T>(mk);
+        v[k] = static_cast<T>(vk);
+        p[k] = static_cast<T>(pk - lr * m_hat / (std::sqrt(v_hat) + c.eps));
+    }
+}
+
 }  // namespace
 
 Adam::Adam(std::vector<Tensor> params, AdamConfig config)
@@ -76,6 +105,14 @@ void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& gr
     const double step_size = group.lr / bias_correction1;
     const bool l2 = !decoupled_ && group.weight_decay != 0;
 
+    if (kernel_set() == KernelSet::reference) {
+        detail::update_in_place(
+            param, grad, {exp_avg, exp_avg_sq}, [&]<class T>(T* p, const T* g, int64_t n) {
+                adam_reference(p, g, exp_avg.data<T>(), exp_avg_sq.data<T>(), n, config_, group.lr,
+                               group.weight_decay, decoupled_, state.step);
+            });
+        return;
+    }
     detail::update_in_place(
         param, grad, {exp_avg, exp_avg_sq}, [&]<class T>(T* p, const T* g, int64_t n) {
             // Each scalar is rounded to T once, as PyTorch does when a Python float meets a

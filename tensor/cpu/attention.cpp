@@ -4,6 +4,8 @@
 // keys they see, softmax and dropout in a row buffer, then P' v. No (B, nh, T, S) tensor exists,
 // and the backward recomputes each row from q, k and the saved log-sum-exp.
 // Read next: autograd/ops/nn.cpp (the differentiable op), nn/layers/attention.cpp (its user).
+// Read next, the reference twin: reference/attention.cpp (attention forward and backward), the same
+// math as plain float64 loops; GRADSTACK_KERNELS=reference runs it instead (tensor/dispatch.h).
 #include <omp.h>
 
 #include <algorithm>

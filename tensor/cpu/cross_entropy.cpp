@@ -3,6 +3,9 @@
 // softmax in one pass, softmax - smoothed one-hot. The [N, C] probabilities are never stored,
 // which for GPT-2's 50257-word vocabulary is most of the memory of the loss.
 // Read next: cpu/dropout.cpp, autograd/ops/nn.cpp.
+// Read next, the reference twin: reference/cross_entropy.cpp (cross_entropy forward and backward),
+// the same math as plain float64 loops; GRADSTACK_KERNELS=reference runs it instead
+// (tensor/dispatch.h).
 #include <cmath>
 #include <string>
 

@@ -2,6 +2,8 @@
 // counter-based Philox generator (tensor/random.h): element i reads word i % 4 of block
 // counter + i / 4. So blocks can be handed to threads in any split and the mask stays the same,
 // and the backward regenerates it instead of storing it. Read next: autograd/ops/nn.cpp.
+// Read next, the reference twin: reference/dropout.cpp (dropout), the same math as plain float64
+// loops; GRADSTACK_KERNELS=reference runs it instead (tensor/dispatch.h).
 #include <cmath>
 
 #include "tensor/cpu/loops.h"

@@ -1,5 +1,8 @@
 // CPU elementwise kernels: each is one `map` (cpu/loops.h) with the scalar formula; all of them
 // are registered for DeviceType::cpu together, in the table at the end of the file.
+// Read next, the reference twin: reference/elementwise.cpp (gelu and gelu_backward; the other
+// kernels here are plain loops already), the same math as plain float64 loops;
+// GRADSTACK_KERNELS=reference runs it instead (tensor/dispatch.h).
 #include <cmath>
 
 #include "tensor/cpu/loops.h"

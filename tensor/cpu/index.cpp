@@ -2,6 +2,9 @@
 // its gradient), gather / scatter_add (one id per element), cat, triu / tril and one_hot.
 // Ids are range-checked in one serial pass before any parallel loop, because an exception must
 // not escape an OpenMP region. Read next: cpu/sort.cpp (topk, argsort, multinomial).
+// Read next, the reference twin: reference/index.cpp (index_select, index_add, gather, scatter_add;
+// cat, triu/tril and one_hot are plain already), the same math as plain float64 loops;
+// GRADSTACK_KERNELS=reference runs it instead (tensor/dispatch.h).
 #include "tensor/kernels/index.h"
 
 #include <algorithm>

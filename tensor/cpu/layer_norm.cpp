@@ -3,6 +3,9 @@
 // dweight and dbias in one pass over gy and x. Rows run in parallel; dweight and dbias are summed
 // per fixed chunk of rows and the chunks added in order, so the result does not depend on the
 // thread count. Read next: cpu/cross_entropy.cpp, autograd/ops/nn.cpp.
+// Read next, the reference twin: reference/layer_norm.cpp (layer_norm forward and backward), the
+// same math as plain float64 loops; GRADSTACK_KERNELS=reference runs it instead
+// (tensor/dispatch.h).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -52,12 +55,17 @@ void layer_norm_impl(const Tensor& y, const Tensor& mean_t, const Tensor& rstd_t
             var += d * d;
         }
         var /= static_cast<double>(C);
+        // The mean as hi + lo in two floats, and x - mean as (x - hi) - lo: x - hi is exact for
+        // x near the mean, so a row far from 0 (mean 1e4, spread 1) keeps its digits; with x - hi
+        // alone y was off by the mean's float32 rounding, 4e-4 there (found by the reference
+        // kernel's differential test, tests/tensor/test_reference_kernels.cpp).
         const T m = static_cast<T>(mu);
+        const T m_lo = static_cast<T>(mu - static_cast<double>(m));
         const T rs = static_cast<T>(1.0 / std::sqrt(var + eps));
         pmean[r] = m;
         prstd[r] = rs;
 #pragma omp simd
-        for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - m) * rs * w[i] + b[i];
+        for (int64_t i = 0; i < C; ++i) yr[i] = ((xr[i] - m) - m_lo) * rs * w[i] + b[i];
     });
     if (!out.is_same(y)) kernels::copy(y, out);
 }

@@ -3,6 +3,8 @@
 // matrix whose rows are contiguous is passed as is (ld = its row stride), one whose columns are
 // contiguous (a transposed view) as its transpose with CblasTrans; only other layouts are copied.
 // Batch dims become a loop over BLAS calls, or one call when the batch folds into the rows.
+// Read next, the reference twin: reference/matmul.cpp (matmul), the same math as plain float64
+// loops; GRADSTACK_KERNELS=reference runs it instead (tensor/dispatch.h).
 #include <cblas.h>
 #include <omp.h>
 

@@ -4,6 +4,9 @@
 // whole rows, which walks memory in order; and for max/min, reducing trailing dims of a contiguous
 // tensor (x.max(-1) on (rows, cols)) folds contiguous rows with vector instructions.
 // argmax/argmin and cumsum, which run along one dim, come last. Read next: autograd/ops/reduce.cpp.
+// Read next, the reference twin: reference/reduce.cpp (sum, max, min, logsumexp, argmax, argmin,
+// cumsum; all/any are plain already), the same math as plain float64 loops;
+// GRADSTACK_KERNELS=reference runs it instead (tensor/dispatch.h).
 #include "tensor/kernels/reduce.h"
 
 #include <omp.h>

@@ -4,6 +4,9 @@
 // The row kernels want `dim` last and contiguous; any other layout is transposed into that form
 // first and the result copied back (softmax over a non-last dim is rare in a transformer).
 // Read next: cpu/row_math.h (the vectorisable exp), autograd/ops/nn.cpp (the differentiable op).
+// Read next, the reference twin: reference/softmax.cpp (softmax and log_softmax, forward and
+// backward), the same math as plain float64 loops; GRADSTACK_KERNELS=reference runs it instead
+// (tensor/dispatch.h).
 #include <array>
 #include <cmath>
 

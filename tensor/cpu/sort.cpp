@@ -2,6 +2,8 @@
 // the differentiable op, which gives them a gradient for free), multinomial draws category ids.
 // Each works row by row along the last dim of a contiguous copy, rows in parallel.
 // Read next: autograd/ops/index.cpp.
+// Read next, the reference twin: reference/sort.cpp (topk, argsort, multinomial), the same math as
+// plain float64 loops; GRADSTACK_KERNELS=reference runs it instead (tensor/dispatch.h).
 #include <algorithm>
 #include <cmath>
 #include <numeric>

@@ -1,7 +1,8 @@
 // Raw elementwise kernels. Each writes into a caller-provided `out` (same shape as the broadcast
 // inputs), so one kernel serves y = f(x) (fresh out), in-place x.f_() (out = x) and fused updates.
 // Inputs of binary ops broadcast by NumPy rules; dtypes must match (no implicit promotion).
-// Read next: cpu/elementwise.cpp for the CPU versions, autograd/ops/elementwise.cpp for gradients.
+// Read next: cpu/elementwise.cpp for the CPU versions (reference/elementwise.cpp: gelu's plain
+// twin), autograd/ops/elementwise.cpp for gradients.
 #pragma once
 
 #include "tensor/dispatch.h"

@@ -2,7 +2,8 @@
 // ids, and their adjoint), gather / scatter_add (one id per element), cat, triu / tril, one_hot,
 // topk / argsort (they write indices only) and multinomial sampling. `dim` arguments must already
 // be normalised (0 <= dim < ndim). Index tensors are int64; an id out of range throws naming it.
-// Read next: cpu/index.cpp and cpu/sort.cpp, then autograd/ops/index.cpp for the gradients.
+// Read next: cpu/index.cpp and cpu/sort.cpp (reference/index.cpp and reference/sort.cpp: their
+// plain twins), then autograd/ops/index.cpp for the gradients.
 #pragma once
 
 #include <vector>

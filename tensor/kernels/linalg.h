@@ -1,7 +1,8 @@
 // Raw matrix multiplication. kernels::matmul is the GEMM every linear layer, attention score and
 // gradient goes through: out = a @ b (+ out) over the last two dims, batch dims broadcast.
 // matmul_fresh adds torch.matmul's handling of 1-d operands and allocates the result.
-// Read next: cpu/matmul.cpp (the OpenBLAS calls), autograd/ops/linalg.cpp (the gradients).
+// Read next: cpu/matmul.cpp (the OpenBLAS calls), reference/matmul.cpp (the three loops it
+// replaces), autograd/ops/linalg.cpp (the gradients).
 #pragma once
 
 #include "tensor/dispatch.h"

@@ -3,7 +3,8 @@
 // backward. Outputs are fresh tensors made by the caller (autograd/ops/nn.cpp, which also checks
 // shapes and dtypes); inputs may have any layout. Float32 and float64.
 // Read next: cpu/softmax.cpp, cpu/layer_norm.cpp, cpu/cross_entropy.cpp, cpu/dropout.cpp,
-// cpu/attention.cpp.
+// cpu/attention.cpp; their plain float64 twins: reference/softmax.cpp, layer_norm.cpp,
+// cross_entropy.cpp, dropout.cpp, attention.cpp (GRADSTACK_KERNELS=reference runs those).
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Raw reduction kernels. A reduction over `dims` writes into `out` whose shape is x's shape with
 // the reduced dims set to 1 (keepdim form); the differentiable op squeezes them when asked.
 // Kernels along one dim (argmax, cumsum) take that dim instead of a list.
-// Read next: cpu/reduce.cpp, autograd/ops/reduce.cpp.
+// Read next: cpu/reduce.cpp (reference/reduce.cpp: its plain twin), autograd/ops/reduce.cpp.
 #pragma once
 
 #include <vector>
