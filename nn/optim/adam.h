@@ -24,7 +24,9 @@ struct AdamConfig {
 //   p = p - lr * m_hat / (sqrt(v_hat) + eps)        m_hat = m / (1 - beta1^t),
 //                                                   v_hat = v / (1 - beta2^t)
 // evaluated as PyTorch does, p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps),
-// in the parameter's dtype, as one pass over p, g, m and v (OpenMP for large tensors).
+// in the parameter's dtype, as one pass over p, g, m and v (OpenMP for large tensors). Under the
+// reference kernel set (GRADSTACK_KERNELS=reference, tensor/dispatch.h) the step runs the formulas
+// above as written, m_hat and v_hat included, in float64 (adam_reference in adam.cpp).
 class Adam : public Optimizer {
 public:
     // One group with config.lr and config.weight_decay.
