@@ -17,7 +17,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
+#include "gpt/generation/memory.h"
 #include "tensor/error.h"
 
 #ifndef GRADSTACK_SOURCE_DIR
@@ -40,11 +42,7 @@ int run_bench(int argc, char** argv) {
     auto list = benchmark_table();
     std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.name < b.name; });
     for (const Benchmark& b : list) b.configure(*app.add_subcommand(b.name, b.summary));
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;  // (the benchmark runs in its callback)
     return 0;
 }
 
@@ -61,14 +59,40 @@ bool register_benchmark(Benchmark benchmark) {
 void add_bench_flags(CLI::App& command, BenchFlags& flags) {
     command.add_option("--threads", flags.threads, "OpenMP thread counts to run at, e.g. 1,2")
         ->delimiter(',')
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 1024))
         ->capture_default_str();
     command.add_option("--reps", flags.reps, "timed repetitions per figure (median reported)")
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 1'000'000))
         ->capture_default_str();
     command.add_option("--warmup", flags.warmup, "untimed runs before the timed ones")
-        ->check(CLI::NonNegativeNumber)
+        ->check(integer_in(0, 1'000'000))
         ->capture_default_str();
+}
+
+void add_shape_flags(CLI::App& command, int64_t& n_layer, int64_t& n_embd, int64_t& n_head) {
+    command.add_option("--n-layer", n_layer, "model depth")
+        ->capture_default_str()
+        ->check(integer_in(1, 256));
+    command.add_option("--n-embd", n_embd, "model width (a multiple of --n-head)")
+        ->capture_default_str()
+        ->check(integer_in(1, 65536));
+    command.add_option("--n-head", n_head, "attention heads")
+        ->capture_default_str()
+        ->check(integer_in(1, 1024));
+}
+
+void check_shape(int64_t n_layer, int64_t n_embd, int64_t n_head, int64_t vocab_size,
+                 int64_t n_positions) {
+    check(n_embd % n_head == 0, "[bench] --n-embd {} must be a multiple of --n-head {}", n_embd,
+          n_head);
+    // 12 C^2 per block (attention 4 C^2, MLP 8 C^2) plus the embeddings, float32, and as much
+    // again for gradients or a reference copy.
+    const double C = static_cast<double>(n_embd);
+    const double weights = (12.0 * C * C * static_cast<double>(n_layer) +
+                            C * static_cast<double>(vocab_size + n_positions)) * 4.0;
+    gpt::check_memory(2.0 * weights, "bench",
+                      fmt::format("the weights of n_layer {} x n_embd {}", n_layer, n_embd),
+                      "lower --n-layer or --n-embd");
 }
 
 TimedRun timed(std::function<void()> fn) {

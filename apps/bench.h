@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli_common.h"
+
 namespace gradstack::apps {
 
 struct Benchmark {
@@ -32,6 +34,13 @@ struct BenchFlags {
     int warmup = 2;
 };
 void add_bench_flags(CLI::App& command, BenchFlags& flags);
+
+// --n-layer, --n-embd, --n-head of the random GPT-2 a benchmark builds, range-checked as they are
+// parsed (apps/cli_common.h); check_shape, called first thing in the benchmark, refuses an n_embd
+// that is not a multiple of n_head and weights that would not fit in memory.
+void add_shape_flags(CLI::App& command, int64_t& n_layer, int64_t& n_embd, int64_t& n_head);
+void check_shape(int64_t n_layer, int64_t n_embd, int64_t n_head, int64_t vocab_size,
+                 int64_t n_positions);
 
 // One run of an engine that reports its own time in seconds (see timed()).
 using TimedRun = std::function<double()>;

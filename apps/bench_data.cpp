@@ -111,8 +111,11 @@ void configure(CLI::App& command) {
     auto flags = std::make_shared<DataFlags>();
     command.add_option("--file", flags->file, "a UTF-8 text file")->capture_default_str();
     command.add_option("--vocab-size", flags->vocab_size, "BPE vocabulary to train")
-        ->capture_default_str();
-    command.add_option("--reps", flags->reps, "timed runs (median)")->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(258, int64_t{1} << 31));
+    command.add_option("--reps", flags->reps, "timed runs (median)")
+        ->capture_default_str()
+        ->check(integer_in(1, 1'000'000));
     command.callback([flags] { run_data(*flags); });
 }
 

@@ -14,6 +14,7 @@
 #include "apps/bench.h"
 #include "autograd/ops.h"
 #include "gpt/generation/generate.h"
+#include "tensor/error.h"
 
 namespace gradstack::apps {
 namespace {
@@ -114,17 +115,27 @@ void run_generate_bench(const GenerateFlags& f) {
 void configure(CLI::App& command) {
     auto f = std::make_shared<GenerateFlags>();
     add_bench_flags(command, f->common);
-    command.add_option("--prompt", f->prompt, "prompt tokens")->capture_default_str();
+    command.add_option("--prompt", f->prompt, "prompt tokens")
+        ->capture_default_str()
+        ->check(integer_in(1, 1023));
     command.add_option("--new-tokens", f->new_tokens, "tokens decoded per run")
-        ->capture_default_str();
-    command.add_option("--beams", f->beams, "beams of the beam-search row")->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(1, 1023));
+    command.add_option("--beams", f->beams, "beams of the beam-search row")
+        ->capture_default_str()
+        ->check(integer_in(2, 1024));
     command.add_option("--positions", f->positions, "cache positions of the per-token rows")
         ->delimiter(',')
-        ->capture_default_str();
-    command.add_option("--n-layer", f->n_layer, "model depth")->capture_default_str();
-    command.add_option("--n-embd", f->n_embd, "model width")->capture_default_str();
-    command.add_option("--n-head", f->n_head, "attention heads")->capture_default_str();
-    command.callback([f] { run_generate_bench(*f); });
+        ->capture_default_str()
+        ->check(integer_in(0, 1023));
+    add_shape_flags(command, f->n_layer, f->n_embd, f->n_head);
+    command.callback([f] {
+        check(f->prompt + f->new_tokens <= 1024,
+              "[bench generate] --prompt {} + --new-tokens {} must be at most n_positions = 1024",
+              f->prompt, f->new_tokens);
+        check_shape(f->n_layer, f->n_embd, f->n_head, 50257, 1024);
+        run_generate_bench(*f);
+    });
 }
 
 const bool registered = register_benchmark(

@@ -259,29 +259,30 @@ void configure(CLI::App& command) {
     add_bench_flags(command, f->common);
     command.add_option("--contexts", f->contexts, "prompt lengths (random token ids)")
         ->delimiter(',')
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 1023))
         ->capture_default_str();
     command.add_option("--new-tokens", f->new_tokens, "tokens generated per gradstack run")
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 1023))
         ->capture_default_str();
     command.add_option("--pplm-reps", f->pplm_reps, "timed gradstack PPLM runs (median)")
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 1'000'000))
         ->capture_default_str();
     command
         .add_option("--torch-tokens", f->torch_tokens, "tokens per PyTorch run (0: --new-tokens)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(integer_in(0, 1023))
         ->capture_default_str();
     command.add_option("--torch-reps", f->torch_reps, "timed PyTorch runs (median)")
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 1'000'000))
         ->capture_default_str();
     command.add_option("--iterations", f->iterations, "PPLM gradient steps per token")
-        ->check(CLI::NonNegativeNumber)
+        ->check(integer_in(0, 1000))
         ->capture_default_str();
     command.add_flag("--no-torch", f->no_torch, "skip the PyTorch reference");
-    command.add_option("--n-layer", f->n_layer, "model depth")->capture_default_str();
-    command.add_option("--n-embd", f->n_embd, "model width")->capture_default_str();
-    command.add_option("--n-head", f->n_head, "attention heads")->capture_default_str();
-    command.callback([f] { run_pplm_bench(*f); });
+    add_shape_flags(command, f->n_layer, f->n_embd, f->n_head);
+    command.callback([f] {
+        check_shape(f->n_layer, f->n_embd, f->n_head, 50257, 1024);
+        run_pplm_bench(*f);
+    });
 }
 
 const bool registered = register_benchmark(

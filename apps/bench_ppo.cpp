@@ -109,17 +109,31 @@ void run_ppo_bench(const PpoBenchFlags& f) {
 void configure(CLI::App& command) {
     auto f = std::make_shared<PpoBenchFlags>();
     add_bench_flags(command, f->common);
-    command.add_option("--n-layer", f->n_layer, "model depth")->capture_default_str();
-    command.add_option("--n-embd", f->n_embd, "model width")->capture_default_str();
-    command.add_option("--n-head", f->n_head, "attention heads")->capture_default_str();
-    command.add_option("--vocab", f->vocab, "vocabulary size")->capture_default_str();
-    command.add_option("--query", f->query, "query tokens")->capture_default_str();
-    command.add_option("--batch-size", f->ppo.batch_size, "rollouts per step")->capture_default_str();
-    command.add_option("--mini-batch-size", f->ppo.mini_batch_size, "rows per mini-batch")->capture_default_str();
-    command.add_option("--response-length", f->ppo.response_length, "response tokens")->capture_default_str();
-    command.add_option("--ppo-epochs", f->ppo.ppo_epochs, "epochs per step")->capture_default_str();
+    add_shape_flags(command, f->n_layer, f->n_embd, f->n_head);
+    command.add_option("--vocab", f->vocab, "vocabulary size")
+        ->capture_default_str()
+        ->check(integer_in(4, 1'000'000));
+    command.add_option("--query", f->query, "query tokens")
+        ->capture_default_str()
+        ->check(integer_in(1, 4096));
+    command.add_option("--batch-size", f->ppo.batch_size, "rollouts per step")
+        ->capture_default_str()
+        ->check(integer_in(1, 65536));
+    command.add_option("--mini-batch-size", f->ppo.mini_batch_size, "rows per mini-batch")
+        ->capture_default_str()
+        ->check(integer_in(1, 65536));
+    command.add_option("--response-length", f->ppo.response_length, "response tokens")
+        ->capture_default_str()
+        ->check(integer_in(1, 4096));
+    command.add_option("--ppo-epochs", f->ppo.ppo_epochs, "epochs per step")
+        ->capture_default_str()
+        ->check(integer_in(1, 1000));
     command.add_flag("--no-torch", f->no_torch, "skip the PyTorch reference");
-    command.callback([f] { run_ppo_bench(*f); });
+    command.callback([f] {
+        f->ppo.validate();  // batch a multiple of mini-batch, ...
+        check_shape(f->n_layer, f->n_embd, f->n_head, f->vocab, f->query + f->ppo.response_length);
+        run_ppo_bench(*f);
+    });
 }
 
 const bool registered = register_benchmark(

@@ -1,13 +1,95 @@
 // Shared CLI helpers (see cli_common.h).
 #include "apps/cli_common.h"
 
+#include <charconv>
+#include <cmath>
 #include <filesystem>
+#include <fmt/format.h>
 
 #include "tensor/error.h"
+#include "tensor/io.h"
 
 namespace gradstack::apps {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// A decimal integer: an optional '-', then digits, nothing else (no spaces, no '+', no 0x).
+template <class T>
+std::optional<T> read_integer(std::string_view s, bool& out_of_range) {
+    out_of_range = false;
+    const std::string_view digits = !s.empty() && s[0] == '-' ? s.substr(1) : s;
+    if (digits.empty()) return std::nullopt;
+    for (char c : digits)
+        if (c < '0' || c > '9') return std::nullopt;
+    T value{};
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec == std::errc::result_out_of_range) out_of_range = true;
+    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return value;
+}
+
+std::string interval(double lo, double hi, bool lo_open, bool hi_open) {
+    return fmt::format("{}{}, {}{}", lo_open || std::isinf(lo) ? "(" : "[", lo, hi,
+                       hi_open || std::isinf(hi) ? ")" : "]");
+}
+
+}  // namespace
+
+CLI::Validator integer_in(int64_t lo, int64_t hi) {
+    const std::string range = fmt::format("[{}, {}]", lo, hi);
+    return CLI::Validator(
+        [lo, hi, range](std::string& text) -> std::string {
+            bool huge = false;
+            const std::optional<int64_t> v = read_integer<int64_t>(text, huge);
+            if (v && *v >= lo && *v <= hi) return "";
+            return fmt::format("must be an integer in {}, got '{}'{}", range, excerpt(text, 40),
+                               huge ? " (too large)" : "");
+        },
+        "INT in " + range);
+}
+
+CLI::Validator seed_value() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            bool huge = false;
+            if (!text.empty() && text[0] != '-' && read_integer<uint64_t>(text, huge)) return "";
+            return fmt::format("must be an integer in [0, {}], got '{}'",
+                               std::numeric_limits<uint64_t>::max(), excerpt(text, 40));
+        },
+        "UINT in [0, 2^64 - 1]");
+}
+
+CLI::Validator real_in(double lo, double hi, bool lo_open, bool hi_open) {
+    const std::string range = interval(lo, hi, lo_open, hi_open);
+    return CLI::Validator(
+        [=](std::string& text) -> std::string {
+            std::string_view s = text;
+            if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+            double v = 0;
+            const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+            const bool number = !s.empty() && ec == std::errc() && end == s.data() + s.size();
+            if (number && std::isfinite(v) && (lo_open ? v > lo : v >= lo) &&
+                (hi_open ? v < hi : v <= hi))
+                return "";
+            return fmt::format("must be a finite number in {}, got '{}'", range, excerpt(text, 40));
+        },
+        "REAL in " + range);
+}
+
+std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {
+    app.failure_message([](const CLI::App*, const CLI::Error& e) {
+        return "error: " + std::string(e.what()) + " (--help lists every flag)\n";
+    });
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version exit 0; a bad flag 1, as every other error of gradstack
+        return app.exit(e) == 0 ? 0 : 1;
+    }
+    return std::nullopt;
+}
 
 std::vector<int64_t> parse_ids(const std::string& text, const std::string& flag) {
     std::vector<int64_t> ids;
@@ -15,19 +97,16 @@ std::vector<int64_t> parse_ids(const std::string& text, const std::string& flag)
     size_t start = 0;
     while (true) {
         const size_t comma = text.find(',', start);
-        const std::string part = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                                : comma - start);
-        size_t used = 0;
-        int64_t id = -1;
-        try {
-            id = std::stoll(part, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        check(used == part.size() && !part.empty() && id >= 0,
-              "{}: '{}' is not a comma-separated list of token ids (bad part '{}')", flag,
-              text.substr(0, 200), part.substr(0, 40));
-        ids.push_back(id);
+        const std::string_view part =
+            std::string_view(text).substr(start, comma == std::string::npos ? std::string::npos
+                                                                             : comma - start);
+        bool huge = false;
+        const std::optional<int64_t> id = read_integer<int64_t>(part, huge);
+        check(id && *id >= 0,
+              "{}: '{}' is not a comma-separated list of token ids (integers >= 0); bad part "
+              "'{}'{}",
+              flag, excerpt(text, 200), excerpt(part, 40), huge ? " (too large)" : "");
+        ids.push_back(*id);
         if (comma == std::string::npos) break;
         start = comma + 1;
     }
@@ -37,8 +116,9 @@ std::vector<int64_t> parse_ids(const std::string& text, const std::string& flag)
 std::optional<gpt::Tokenizer> find_tokenizer(const std::string& tokenizer_dir,
                                              const std::string& model_dir) {
     if (!tokenizer_dir.empty()) return gpt::Tokenizer::from_directory(tokenizer_dir);
-    for (const char* name : {"vocab.json", "encoder.json"})
-        if (fs::exists(fs::path(model_dir) / name)) return gpt::Tokenizer::from_directory(model_dir);
+    // Any tokenizer file in the model folder means it carries its own: half a pair is an error
+    // naming the missing file (from_directory), never a silent fall back to GPT-2's.
+    if (gpt::holds_tokenizer_files(model_dir)) return gpt::Tokenizer::from_directory(model_dir);
     if (fs::exists(gpt::default_tokenizer_dir() / "encoder.json") ||
         fs::exists(gpt::default_tokenizer_dir() / "vocab.json"))
         return gpt::load_default_tokenizer();

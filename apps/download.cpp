@@ -3,8 +3,10 @@
 // and checking each against the Hub's size and hash. The work is in gpt/hub.h.
 #include <CLI/CLI.hpp>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "gpt/hub.h"
+#include "tensor/error.h"
 
 namespace gradstack::apps {
 
@@ -22,10 +24,13 @@ int run_download(int argc, char** argv) {
                    "folder for the files (default: data/models/NAME in the "
                    "repository, " +
                        gpt::default_models_dir().string() + "/NAME)");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
     const std::filesystem::path dir =
         out.empty() ? gpt::default_models_dir() / name : std::filesystem::path(out);
+    std::error_code ec;
+    check(!std::filesystem::exists(dir, ec) || std::filesystem::is_directory(dir, ec),
+          "[download] --out {}: exists and is not a folder", dir.string());
     gpt::download_model(name, dir);
     fmt::print("{} is in {}; try: gradstack score --model {} --text \"Hello, world\"\n", name,
                dir.string(), dir.string());

@@ -59,16 +59,22 @@ int run_graph(int argc, char** argv) {
     app.add_option("--out", out, "the SVG file to write")->required();
     app.add_flag("--backward", backward, "number each op in the order backward() runs it");
     app.add_flag("--dot", dot_only, "write the Graphviz DOT text instead of SVG (no dot needed)");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
     const std::vector<int64_t> ids = parse_ids(ids_text, "--ids");
     check(!ids.empty(), "--ids is empty; give token ids, e.g. --ids 1,2,3");
     check(fs::path(out).has_filename(), "--out {}: not a file name", out);
+    std::error_code ec;
+    check(!fs::is_directory(out, ec), "--out {}: is a folder; name the SVG file to write", out);
     auto model = gpt::load_pretrained(model_dir);
     model->eval();  // no dropout nodes: the graph of the computation itself
     const int64_t T = static_cast<int64_t>(ids.size());
     check(T <= model->config().n_positions, "--ids has {} tokens, the model's n_positions is {}",
           T, model->config().n_positions);
+    for (size_t i = 0; i < ids.size(); ++i)
+        check(ids[i] < model->config().vocab_size,
+              "--ids: id {} (position {}) is outside the model's vocabulary [0, {})", ids[i], i,
+              model->config().vocab_size);
     Tensor x = from_vector(ids, {1, T});
     gpt::ForwardOptions o;
     o.use_cache = false;

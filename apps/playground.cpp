@@ -12,8 +12,11 @@
 #include <httplib.h>
 #include <mutex>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "apps/playground_api.h"
+#include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::apps {
 
@@ -35,6 +38,7 @@ using nlohmann::json;
 using namespace playground;
 
 constexpr size_t kMaxBodyBytes = 1 << 20;  // a request body; the text itself is capped lower
+constexpr int kMaxBodyDepth = 16;          // JSON nesting of a body ({"bags": [...]} is 2)
 constexpr int64_t kMaxWaiting = 4;         // requests waiting for the model; more get 503
 constexpr int kServerThreads = 16;         // more than 1 + kMaxWaiting, so 503s come at once
 
@@ -107,9 +111,11 @@ std::optional<json> parse_body(const httplib::Request& req, httplib::Response& r
     }
     json body;
     try {
-        body = json::parse(req.body);  // rejects invalid UTF-8 inside strings
-    } catch (const json::exception& e) {
-        send_error(res, 400, std::string("the body is not valid JSON: ") + e.what(), "body");
+        // Rejects invalid UTF-8 inside strings, and nesting no request needs (a body of 100,000
+        // '[' would otherwise be built, and could be printed into a message, whole).
+        body = parse_json(req.body, "the body", kMaxBodyDepth);
+    } catch (const Error& e) {
+        send_error(res, 400, excerpt(e.what(), 300), "body");
         return std::nullopt;
     }
     if (!body.is_object()) {
@@ -252,7 +258,7 @@ int run_playground(int argc, char** argv) {
     app.add_option("--host", host, "address to bind (anything but loopback exposes the model)")
         ->capture_default_str();
     app.add_flag("--open", open, "open the page in the default browser (xdg-open)");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
     auto server = std::make_unique<Server>(load_session(model_dir, tokenizer_dir));
     server->routes();

@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "apps/cli_common.h"
+#include "tensor/json.h"
 #include "apps/pplm_flags.h"
 #include "autograd/ops.h"
 #include "gpt/checkpoint.h"
@@ -465,8 +466,7 @@ PplmRequest parse_pplm(const Session& s, const json& body) {
             if (!name.is_string() ||
                 std::find(known.begin(), known.end(), name.get<std::string>()) == known.end())
                 throw BadRequest("bags", fmt::format("'bags': {} is not one of the built-in bags "
-                                                     "({})", name.dump(-1, ' ', false,
-                                                     json::error_handler_t::replace),
+                                                     "({})", json_excerpt(name, 60),
                                                      fmt::join(known, ", ")));
             r.bags.push_back(name.get<std::string>());
         }

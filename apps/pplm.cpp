@@ -63,16 +63,24 @@ int run_pplm(int argc, char** argv) {
     auto* greedy_flag = app.add_flag("--greedy", greedy, "greedy decoding (the default)");
     sample->excludes(greedy_flag);
     app.add_option("--num-samples", c.num_samples, "perturbed samples, run as one batch")
-        ->capture_default_str();
-    app.add_option("--seed", c.seed, "sampling seed")->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(1, 4096));
+    app.add_option("--seed", c.seed, "sampling seed")
+        ->capture_default_str()
+        ->check(seed_value())
+        ->needs(sample);
     app.add_flag("--json", json_out, "print one JSON object (see gradstack pplm's header)");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
     check_pplm_flags(flags);
     check(!prompt_text.empty() || !prompt_ids_text.empty() || uncond,
           "give --prompt TEXT, --prompt-ids 1,2,3 or --uncond");
     check(prompt->count() == 0 || !prompt_text.empty(),
           "--prompt is empty; use --uncond to start from <|endoftext|> alone");
+
+    // --prompt-ids is read before anything is loaded (its ids are checked against the model below).
+    std::vector<int64_t> prompt_tokens;
+    if (!prompt_ids_text.empty()) prompt_tokens = parse_ids(prompt_ids_text);
 
     auto model = gpt::load_pretrained(model_dir);
     const gpt::GPT2Config& config = model->config();
@@ -81,9 +89,7 @@ int run_pplm(int argc, char** argv) {
           "the tokenizer has {} tokens but the model's vocab_size is {}: they do not belong "
           "together (pass --tokenizer DIR)",
           tokenizer.vocab_size(), config.vocab_size);
-    std::vector<int64_t> prompt_tokens;
     if (!prompt_ids_text.empty()) {
-        prompt_tokens = parse_ids(prompt_ids_text);
         for (int64_t id : prompt_tokens)
             check(id < config.vocab_size, "--prompt-ids: id {} is not below the model's "
                   "vocab_size {}", id, config.vocab_size);

@@ -70,7 +70,8 @@ int run_pplm_eval(int argc, char** argv) {
     p1->excludes(p2);
     app.add_option("--num-prompts", num_prompts,
                    "without --prompt/--prompts: the first N of the paper's 15 prompts")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(1, static_cast<int64_t>(kPaperPrompts.size())));
     add_pplm_flags(app, flags);
     auto* ed = app.add_option("--eval-discrim", eval_dir,
                               "the judging discriminator folder: trained on other data or another "
@@ -79,15 +80,19 @@ int run_pplm_eval(int argc, char** argv) {
                    "the judge's class counted as success (id or name; default: the steering "
                    "class's name, when the judge has it)")
         ->needs(ed);
-    app.add_option("--samples", ec.samples, "samples kept per prompt and method")->capture_default_str();
-    app.add_option("--rank", ec.rank, "candidates per kept sample in BR and BCR")->capture_default_str();
-    app.add_option("--seed", seed, "sampling seed")->capture_default_str();
+    app.add_option("--samples", ec.samples, "samples kept per prompt and method")
+        ->capture_default_str()
+        ->check(integer_in(1, 4096));
+    app.add_option("--rank", ec.rank, "candidates per kept sample in BR and BCR")
+        ->capture_default_str()
+        ->check(integer_in(1, 4096));
+    app.add_option("--seed", seed, "sampling seed")->capture_default_str()->check(seed_value());
     app.add_flag("--show-samples", show, "print every kept sample");
     app.add_flag("--json", json_out,
                  "print one JSON object: {\"methods\": [{\"name\", \"samples\", \"accuracy\", "
                  "\"bag_hit_rate\", \"bag_words_per_100\", \"perplexity\", \"dist1\", \"dist2\", "
                  "\"dist3\", \"seconds_per_token\", \"attribute_loss\"}], \"samples\": [...]}");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
     check_pplm_flags(flags);
     check(num_prompts >= 1 && num_prompts <= static_cast<int64_t>(kPaperPrompts.size()),
           "--num-prompts must be in [1, {}], got {}", kPaperPrompts.size(), num_prompts);

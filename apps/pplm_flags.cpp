@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "apps/cli_common.h"
 #include "tensor/error.h"
 
 namespace gradstack::apps {
@@ -33,29 +34,42 @@ void add_pplm_flags(CLI::App& app, PplmFlags& f) {
                    "state (PPLM.jl's variant)")
         ->capture_default_str()
         ->check(CLI::IsMember({"past", "hidden"}));
-    app.add_option("--length", c.length, "new tokens")->capture_default_str();
+    app.add_option("--length", c.length, "new tokens")
+        ->capture_default_str()
+        ->check(integer_in(1, kMaxCount));
     app.add_option("--stepsize", c.stepsize, "gradient step size (0: no steering)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(real_in(0, kInf));
     app.add_option("--num-iterations", c.num_iterations, "gradient steps per token")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(0, 1000));
     app.add_option("--window-length", c.window_length,
                    "perturb only this many past positions (0: all); as run_pplm.py, the window "
                    "covers the FIRST positions of the past")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(0, kMaxCount));
     app.add_flag("--decay", c.decay, "linear ramp 1/w .. 1 over the window");
-    app.add_option("--gamma", c.gamma, "gradient normalisation exponent")->capture_default_str();
+    app.add_option("--gamma", c.gamma, "gradient normalisation exponent")
+        ->capture_default_str()
+        ->check(real_in(0, kInf));
     app.add_option("--kl-scale", c.kl_scale, "weight of KL(perturbed || unperturbed)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(real_in(0, kInf));
     app.add_option("--gm-scale", c.gm_scale, "fusion p = p_pert^gm * p_unpert^(1-gm)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(real_in(0, 1));
     app.add_option("--grad-length", c.grad_length, "steer only the first N tokens")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(0, kMaxCount));
     app.add_option("--horizon-length", c.horizon_length, "discriminator look-ahead steps")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(1, kMaxCount));
     app.add_option("--temperature", c.temperature, "on the perturbed logits")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(real_in(0, kInf, true));
     app.add_option("--top-k", c.top_k, "keep the k likeliest tokens (0: all)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(0, kMaxCount));
 }
 
 void check_pplm_flags(PplmFlags& f) {

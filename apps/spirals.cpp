@@ -8,8 +8,10 @@
 #include <cmath>
 #include <numbers>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "autograd/ops.h"
+#include "gpt/generation/memory.h"
 
 namespace gradstack::apps {
 namespace {
@@ -37,12 +39,26 @@ int run_spirals(int argc, char** argv) {
     int64_t steps = 400, hidden = 64, points = 200;
     double lr = 0.05;
     uint64_t seed = 0;
-    app.add_option("--steps", steps, "training steps (full batch)")->capture_default_str();
-    app.add_option("--hidden", hidden, "hidden units per layer")->capture_default_str();
-    app.add_option("--points", points, "points per spiral")->capture_default_str();
-    app.add_option("--lr", lr, "learning rate (SGD with momentum 0.9)")->capture_default_str();
-    app.add_option("--seed", seed, "random seed")->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+    app.add_option("--steps", steps, "training steps (full batch)")
+        ->capture_default_str()
+        ->check(integer_in(1, kMaxCount));
+    app.add_option("--hidden", hidden, "hidden units per layer")
+        ->capture_default_str()
+        ->check(integer_in(1, 4096));
+    app.add_option("--points", points, "points per spiral")
+        ->capture_default_str()
+        ->check(integer_in(1, 1'000'000));
+    app.add_option("--lr", lr, "learning rate (SGD with momentum 0.9)")
+        ->capture_default_str()
+        ->check(real_in(0, kInf, true));
+    app.add_option("--seed", seed, "random seed")->capture_default_str()->check(seed_value());
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
+    // Full batch: the 3 * points x hidden activations of both layers, their gradients and the
+    // graph's saved tensors (about 8 copies), plus the weights and their momentum.
+    const double n = 3.0 * static_cast<double>(points), h = static_cast<double>(hidden);
+    gpt::check_memory(8.0 * n * h * 4.0 + 6.0 * h * h * 4.0, "spirals",
+                      fmt::format("--points {} x --hidden {}", points, hidden),
+                      "lower --points or --hidden");
 
     Generator gen(seed);
     auto [x, y] = spirals(points, gen);

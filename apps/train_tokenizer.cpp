@@ -4,12 +4,15 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "gpt/data.h"
 #include "gpt/tokenizer/train.h"
+#include "tensor/error.h"
 
 namespace gradstack::apps {
 
@@ -26,17 +29,22 @@ int run_train_tokenizer(int argc, char** argv) {
         ->required();
     app.add_option("--vocab-size", options.vocab_size,
                    "tokens in all: special tokens + 256 byte tokens + merges")
-        ->required();
+        ->required()
+        ->check(integer_in(257, int64_t{1} << 31));
     app.add_option("--min-frequency", options.min_frequency,
                    "stop merging once the most frequent pair occurs fewer times than this")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(1, kMaxCount));
     app.add_option("--special", options.special_tokens,
                    "a special token, e.g. <|endoftext|> (repeatable; ids 0, 1, ... in order)");
     app.add_option("--out", out, "folder to write vocab.json and merges.txt into")->required();
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
+    std::error_code ec;
+    check(!std::filesystem::exists(out, ec) || std::filesystem::is_directory(out, ec),
+          "[train-tokenizer] --out {}: exists and is not a folder", out);
 
     const auto start = std::chrono::steady_clock::now();
-    gpt::BpeTrainer trainer(options);
+    gpt::BpeTrainer trainer(options);  // checks the options before any file is read
     const std::vector<std::filesystem::path> files = gpt::list_data_files(data);
     for (const auto& file : files) trainer.add_file(file);
     const auto counted = std::chrono::steady_clock::now();

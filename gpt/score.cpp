@@ -17,7 +17,7 @@ std::vector<double> token_logprobs(GPT2LMHeadModel& model, const std::vector<int
     const int64_t W = model.config().n_positions, V = model.config().vocab_size;
     check(N > 0, "[score] no tokens to score");
     check(W >= 2 && stride >= 1 && stride <= W - 1,
-          "[score] stride must be in [1, n_positions - 1] = [1, {}], got {}", W - 1, stride);
+          "[score] stride (--stride) must be in [1, n_positions - 1] = [1, {}], got {}", W - 1, stride);
     for (int64_t t = 0; t < N; ++t)
         check(ids[t] >= 0 && ids[t] < V,
               "[score] token {} has id {}, outside the model's vocabulary [0, {})", t, ids[t], V);
@@ -38,8 +38,19 @@ std::vector<double> token_logprobs(GPT2LMHeadModel& model, const std::vector<int
         Tensor rows = slice(select(logits, 0, 0), 0, first_row, last_row);  // (n, V)
         Tensor logp = contiguous(to_dtype(log_softmax(rows, -1), DType::f64));
         const double* p = logp.data<double>();
-        for (int64_t r = first_row; r < last_row; ++r)
-            logprobs[begin + r + 1] = p[(r - first_row) * V + ids[begin + r + 1]];
+        // A NaN or infinite logit spreads through log_softmax to its row (a NaN everywhere, or
+        // -inf), so every log-probability of a row is checked, not only the one scored: a NaN
+        // model must not print "perplexity: -nan".
+        for (int64_t r = first_row; r < last_row; ++r) {
+            const double* row = p + (r - first_row) * V;
+            for (int64_t v = 0; v < V; ++v)
+                check(std::isfinite(row[v]),
+                      "[score] the model's log-probabilities for token {} are not finite ({} for "
+                      "id {}): its weights or input produce NaN or infinities; check the "
+                      "checkpoint (gradstack inspect shows every layer)",
+                      begin + r + 1, row[v], v);
+            logprobs[begin + r + 1] = row[ids[begin + r + 1]];
+        }
         scored_until = end;
     }
     return logprobs;

@@ -19,7 +19,8 @@ namespace gradstack::gpt {
 // scores W - 1 new tokens), stride = 1 gives every token the most context (W - 1 tokens, one
 // forward pass per token). Positions restart at 0 in each window, as in training.
 // Runs without recording gradients, in the model's dtype.
-// Throws gradstack::Error for stride outside [1, W-1], an id outside [0, vocab_size), or N == 0.
+// Throws gradstack::Error for stride outside [1, W-1], an id outside [0, vocab_size), N == 0, or
+// a log-probability that is not finite (the model's weights or arithmetic give NaN or inf).
 std::vector<double> token_logprobs(GPT2LMHeadModel& model, const std::vector<int64_t>& ids,
                                    int64_t stride);
 

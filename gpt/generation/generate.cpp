@@ -13,6 +13,7 @@
 #include "gpt/generation/beam_search.h"
 #include "gpt/generation/decoder.h"
 #include "gpt/generation/logits_process.h"
+#include "gpt/generation/memory.h"
 
 namespace gradstack::gpt {
 
@@ -21,6 +22,27 @@ namespace {
 std::span<float> row_of(const Tensor& scores, int64_t r) {
     const int64_t V = scores.size(1);
     return {scores.data<float>() + r * V, static_cast<size_t>(V)};
+}
+
+// The model's raw next-token logits must be finite: a NaN (or an infinity) there comes from the
+// weights or the arithmetic, and decoding it would pick the first token of a row of NaNs over and
+// over ("Hello!!!!!") without a word. Checked before the processors, which set -inf on purpose.
+void check_finite_logits(const Tensor& scores, int64_t step) {
+    const int64_t R = scores.size(0);
+    for (int64_t r = 0; r < R; ++r) {
+        const auto row = row_of(scores, r);
+        const auto bad = std::find_if(row.begin(), row.end(), [](float s) { return !std::isfinite(s); });
+        if (bad == row.end()) continue;
+        fail("[generate] the model's logits for new token {} are not finite ({} for token {} of row "
+             "{}): its weights or input produce {}; check the checkpoint (gradstack inspect shows "
+             "every layer)",
+             step + 1, *bad, bad - row.begin(), r, std::isnan(*bad) ? "NaN" : "infinities");
+    }
+}
+
+// Bytes per value of the model's weights (and so of its activations and cache).
+int64_t model_bytes_per_value(GPT2LMHeadModel& model) {
+    return static_cast<int64_t>(itemsize(model.transformer->wte->weight.dtype()));
 }
 
 // Eval mode without a graph for the duration of generation; the caller's mode comes back.
@@ -58,6 +80,7 @@ std::vector<std::vector<GeneratedSequence>> search(GPT2LMHeadModel& model,
     Decoder decoder(model, tokens, pad, config.use_cache);
     Tensor scores = config.max_new_tokens > 0 ? decoder.start() : Tensor();
     for (int64_t step = 0; step < config.max_new_tokens; ++step) {
+        check_finite_logits(scores, step);
         apply_processors(processors, scores, tokens, new_tokens);
         std::vector<int64_t> chosen(R, pad);
         if (config.do_sample) {
@@ -146,6 +169,7 @@ std::vector<std::vector<GeneratedSequence>> beam_search(
     Tensor scores = config.max_new_tokens > 0 ? decoder.start() : Tensor();
     for (int64_t step = 0; step < config.max_new_tokens; ++step) {
         std::vector<int64_t> new_tokens(P * nb, step);
+        check_finite_logits(scores, step);
         for (int64_t r = 0; r < P * nb; ++r) log_softmax_inplace(row_of(scores, r));
         apply_processors(processors, scores, rows, new_tokens);
         std::vector<int64_t> source(P * nb), next_tokens(P * nb);
@@ -197,10 +221,13 @@ std::vector<std::vector<int64_t>> prepare_prompts(const std::vector<std::vector<
                   "[generate] prompt {} has token id {} outside the vocabulary [0, {})", i, id,
                   model_config.vocab_size);
         const int64_t len = static_cast<int64_t>(p.size());
-        check(len + config.max_new_tokens <= model_config.n_positions,
+        // (written as a difference: len + max_new_tokens overflows for max_new_tokens near 2^63)
+        check(config.max_new_tokens <= model_config.n_positions - len,
               "[generate] prompt {} has {} tokens; with max_new_tokens = {} that is {}, more than "
               "the model's n_positions = {}",
-              i, len, config.max_new_tokens, len + config.max_new_tokens, model_config.n_positions);
+              i, len, config.max_new_tokens,
+              static_cast<double>(len) + static_cast<double>(config.max_new_tokens),
+              model_config.n_positions);
         out.push_back(std::move(p));
     }
     return out;
@@ -216,6 +243,7 @@ std::vector<std::vector<GeneratedSequence>> generate(GPT2LMHeadModel& model,
     // pads with 0.
     GenerationConfig c = config;
     if (c.pad_id() >= model.config().vocab_size) c.pad_token_id = 0;
+    check_generation_memory(model.config(), c, rows, model_bytes_per_value(model));
     InferenceScope scope(model);
     if (c.num_beams > 1) return beam_search(model, rows, c);
     Generator local(c.seed);

@@ -49,6 +49,10 @@ std::string early_stopping_name(EarlyStopping mode) {
 void GenerationConfig::validate() const {
     check(max_new_tokens >= 0, "max_new_tokens must be >= 0, got {}", max_new_tokens);
     check(min_new_tokens >= 0, "min_new_tokens must be >= 0, got {}", min_new_tokens);
+    check(min_new_tokens <= max_new_tokens,
+          "min_new_tokens ({}) must be <= max_new_tokens ({}): EOS would be banned for longer "
+          "than the generation lasts",
+          min_new_tokens, max_new_tokens);
     check(num_beams >= 1, "num_beams must be >= 1, got {}", num_beams);
     check(num_return_sequences >= 1, "num_return_sequences must be >= 1, got {}",
           num_return_sequences);

@@ -419,7 +419,7 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_with_a_clear_error,
         std::string args, message;
     };
     const std::vector<Case> cases = {
-        {" --prompt hi --bow space --stepsize -1", "--stepsize must be >= 0"},
+        {" --prompt hi --bow space --stepsize -1", "--stepsize: must be a finite number in [0, inf)"},
         {" --prompt hi --bow space --window-length 500", "--window-length must be in [0, n_positions = 128]"},
         {" --prompt hi --bow nosuchbag", "not a built-in bag"},
         {" --prompt hi --bow " + empty_bag.string(), "none of its 1 words is a single token"},
