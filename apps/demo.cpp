@@ -6,8 +6,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "apps/command.h"
 #include "apps/pplm_flags.h"
@@ -19,6 +18,7 @@
 #include "gpt/trainer.h"
 #include "pplm/discrim_train.h"
 #include "pplm/generate.h"
+#include "tensor/error.h"
 #include "tensor/io.h"
 
 namespace gradstack::apps {
@@ -38,16 +38,6 @@ std::vector<std::string> fortune_files(const fs::path& dir) {
     std::sort(files.begin(), files.end());
     check(!files.empty(), "{}: no fortune files in it", dir.string());
     return files;
-}
-
-int64_t saved_step(const fs::path& run) {
-    std::ifstream in(run / "trainer_state.json");
-    if (!in) return -1;
-    try {
-        return nlohmann::json::parse(in).at("step").get<int64_t>();
-    } catch (const std::exception&) {
-        return -1;
-    }
 }
 
 // A fortune ends at a line holding only '%' (the corpus's separator): keep the first one.
@@ -177,24 +167,42 @@ int run_demo(int argc, char** argv) {
     app.add_flag("--skip-pplm", skip_pplm, "leave out the PPLM part");
     CLI11_PARSE(app, argc, argv);
 
+    // Every flag is checked before the (minutes-long) training starts.
+    check(new_tokens >= 1, "--new-tokens {} must be >= 1", new_tokens);
+    check(!model_dir.empty() || new_tokens < c.context, "--new-tokens {} must be in [1, {}]: the "
+          "demo model's context is {} tokens", new_tokens, c.context - 1, c.context);
+    const gpt::BpeTrainOptions bpe{vocab, 2, {"<|endoftext|>"}};
+    gpt::BpeTrainer{bpe};  // checks --vocab-size
     std::string model_path = model_dir;
     if (model_dir.empty()) {
         model_path = run_dir;
         c.out = run_dir;
-        if (!retrain && saved_step(run_dir) >= c.steps && fs::exists(fs::path(run_dir) / "model.safetensors")) {
-            fmt::print("reusing the model trained in {} ({} steps; --retrain trains again)\n", run_dir, c.steps);
+        c.data = fortune_files(corpus);
+        const fs::path tok_dir = fs::path(run_dir) / "tokenizer";
+        c.tokenizer = tok_dir.string();
+        gpt::validate(c);
+        // The run in --run: reused when trained at least --steps, continued when it stopped
+        // early (Ctrl-C) on the same schedule; --retrain trains a new one over it (the old model
+        // stays until the new run's first checkpoint).
+        const std::optional<gpt::SavedRun> saved = retrain ? std::nullopt : gpt::saved_run(run_dir);
+        const bool complete = saved && saved->step >= (saved->has_settings ? saved->config.steps : c.steps);
+        if (saved && complete && saved->step >= c.steps) {
+            fmt::print("reusing the model trained in {} ({} steps; --retrain trains again)\n", run_dir,
+                       saved->step);
         } else {
-            if (retrain) fs::remove_all(run_dir);
-            c.data = fortune_files(corpus);
-            fs::path tok_dir = fs::path(run_dir) / "tokenizer";
-            if (!fs::exists(tok_dir / "vocab.json")) {
+            check(!saved || !saved->has_settings || saved->config.steps == c.steps,
+                  "--steps {}: the demo run in {} was trained for {} of {} steps; pass --steps {} "
+                  "to continue it, or --retrain to train a new one for {} steps", c.steps, run_dir,
+                  saved ? saved->step : 0, saved && saved->has_settings ? saved->config.steps : 0,
+                  saved && saved->has_settings ? saved->config.steps : 0, c.steps);
+            if (retrain || !fs::exists(tok_dir / "vocab.json")) {
                 fmt::print("training a {}-token byte-level BPE vocabulary on {} fortune files\n", vocab, c.data.size());
-                gpt::BpeTrainer trainer(gpt::BpeTrainOptions{vocab, 2, {"<|endoftext|>"}});
+                gpt::BpeTrainer trainer(bpe);
                 for (const auto& f : c.data) trainer.add_file(f);
                 trainer.train().save(tok_dir.string());
             }
-            c.tokenizer = tok_dir.string();
-            c.resume = saved_step(run_dir) > 0;  // an interrupted demo picks up where it stopped
+            c.resume = saved.has_value() && !retrain;  // an interrupted demo picks up where it stopped
+            c.overwrite = !c.resume;  // nothing complete to keep, or --retrain
             fmt::print("training a {}-layer GPT-2 ({} dims, context {}) for {} steps on {}\n", c.n_layer,
                        c.n_embd, c.context, c.steps, corpus);
             gpt::TrainResult r = train_with_ctrl_c(c);

@@ -4,12 +4,14 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 
 #include "apps/train.h"
 
 #include "apps/command.h"
+#include "tensor/error.h"
 
 namespace gradstack::apps {
 namespace {
@@ -39,10 +41,13 @@ namespace {
 int run_train(int argc, char** argv) {
     CLI::App app{"Train a GPT-2 language model on text files (or fine-tune one)"};
     gpt::TrainConfig c;
-    app.add_option("--data", c.data, "text files or folders of them (UTF-8)")->required();
-    app.add_option("--out", c.out, "run folder: checkpoint, metrics.csv/png, token cache")->required();
+    app.add_option("--data", c.data, "text files or folders of them (UTF-8); a resumed run keeps its own");
+    app.add_option("--out", c.out, "run folder: checkpoints, metrics.csv/png, token cache")->required();
     app.add_option("--init-from", c.init_from, "fine-tune this Hugging Face model folder");
-    app.add_flag("--resume", c.resume, "continue the run saved in --out (same losses as without stopping)");
+    app.add_flag("--resume", c.resume, "continue the run saved in --out with its saved settings "
+                 "(same losses as without stopping)");
+    app.add_flag("--overwrite", c.overwrite, "start a new run in an --out that holds one (its "
+                 "checkpoint is replaced by the new run's first)");
     app.add_option("--tokenizer", c.tokenizer, "tokenizer folder of a new model (default: GPT-2's)");
     app.add_option("--n-layer", c.n_layer, "new model: transformer blocks")->capture_default_str();
     app.add_option("--n-head", c.n_head, "new model: attention heads")->capture_default_str();
@@ -63,10 +68,33 @@ int run_train(int argc, char** argv) {
     app.add_option("--eval-batches", c.eval_batches, "validation batches per evaluation")->capture_default_str();
     app.add_option("--save-every", c.save_every, "steps between checkpoints")->capture_default_str();
     app.add_option("--log-every", c.log_every, "steps between progress lines")->capture_default_str();
-    app.add_option("--seed", c.seed, "seed of initialisation, dropout and batches")->capture_default_str();
+    app.add_option("--seed", c.seed, "seed of initialisation, dropout and batches")
+        ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 62))
+        ->capture_default_str();
     app.add_option("--sample-prompt", c.sample_prompt, "prompt of the sample printed at each evaluation");
     app.add_option("--sample-tokens", c.sample_tokens, "tokens per sample")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+
+    // A fine-tuned model's shape is the checkpoint's: the flags of a new model contradict it.
+    if (!c.init_from.empty()) {
+        for (const char* flag : {"--n-layer", "--n-head", "--n-embd", "--dropout", "--tokenizer"})
+            check(app.count(flag) == 0, "{} sets up a new model, but --init-from {} fine-tunes a "
+                  "saved one (its config.json decides): pass one or the other", flag, c.init_from);
+    }
+    gpt::validate(c);  // the flags as given; again below with the saved settings filled in
+    if (c.resume) {
+        // The run's own settings, with the flags given here (a contradiction is an error).
+        std::vector<std::string> given;
+        for (const CLI::Option* o : app.get_options()) {
+            if (o->count() == 0) continue;
+            std::string key = o->get_name();
+            key.erase(0, key.find_first_not_of('-'));
+            std::replace(key.begin(), key.end(), '-', '_');
+            given.push_back(key);
+        }
+        c = gpt::resumed_config(c, given);
+    }
+    gpt::validate(c);
 
     gpt::TrainResult r = train_with_ctrl_c(c);
     fmt::print("metrics: {0}/metrics.csv, plot: {0}/metrics.png, model: {0}\n", c.out);

@@ -7,23 +7,31 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "autograd/ops.h"
 #include "gpt/checkpoint.h"
 #include "gpt/data.h"
 #include "gpt/generation/generate.h"
+#include "gpt/run_folder.h"
 #include "gpt/tokenizer/tokenizer.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/clip.h"
+#include "nn/module.h"
 #include "nn/optim/schedule.h"
 #include "nn/safetensors.h"
 #include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::gpt {
 
@@ -33,46 +41,103 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    check(static_cast<bool>(in), "{}: cannot open", p.string());
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+// A tokenizer file's bytes, read through the one rule for file inputs (tensor/io.h).
+std::string read_tokenizer_file(const fs::path& p) {
+    return read_input_file(p.string(), kMaxTokenizerFileBytes, "a tokenizer file");
 }
 
 struct TrainerState {
     int64_t step = 0;  // optimizer steps done
     uint64_t sampler_counter = 0, model_counter = 0;
+    nlohmann::json settings;  // the run's TrainConfig (for_each_setting); null in older runs
 };
 
-void save_checkpoint(const fs::path& out, GPT2LMHeadModel& model, const nn::Optimizer& opt,
-                     const TrainerState& st) {
-    // Three files, each atomic; the step recorded in all three lets --resume detect a set whose
-    // writing was cut short. The model is in Hugging Face's layout so score/generate load it.
-    const std::string step = std::to_string(st.step);
-    save_safetensors((out / "optimizer.safetensors").string(), opt.state_dict(), {{"step", step}});
-    save_pretrained(model, out.string(), {{"step", step}});
-    nlohmann::json j = {{"step", st.step},
-                        {"sampler_counter", st.sampler_counter},
-                        {"model_generator_counter", st.model_counter}};
-    write_file_atomically((out / "trainer_state.json").string(),
-                          [&](OutputFile& f) { f.write(j.dump(2) + "\n"); });
+// Every setting of a run by its TrainConfig name, which is its flag's name with '_' for '-':
+// saved in trainer_state.json, filled in and compared on --resume.
+template <class Config, class F>
+void for_each_setting(Config& c, F&& f) {
+    f("data", c.data), f("tokenizer", c.tokenizer), f("init_from", c.init_from);
+    f("n_layer", c.n_layer), f("n_head", c.n_head), f("n_embd", c.n_embd);
+    f("context", c.context), f("dropout", c.dropout);
+    f("steps", c.steps), f("batch_size", c.batch_size), f("grad_accum", c.grad_accum);
+    f("lr", c.lr), f("min_lr", c.min_lr), f("warmup", c.warmup);
+    f("weight_decay", c.weight_decay), f("beta1", c.beta1), f("beta2", c.beta2);
+    f("clip", c.clip), f("val_fraction", c.val_fraction), f("seed", c.seed);
+    f("eval_every", c.eval_every), f("eval_batches", c.eval_batches);
+    f("save_every", c.save_every), f("log_every", c.log_every);
+    f("sample_prompt", c.sample_prompt), f("sample_tokens", c.sample_tokens);
 }
 
-TrainerState load_state(const fs::path& out) {
-    fs::path p = out / "trainer_state.json";
-    check(fs::exists(p), "{}: missing; --resume needs a run saved by gradstack train in {}",
-          p.string(), out.string());
-    nlohmann::json j;
+// Settings that change only what is printed, evaluated or saved when, never the weights (the
+// evaluation and the sample draw from generators of their own): a resumed run may change them.
+bool changes_weights(std::string_view key) {
+    for (std::string_view k : {"eval_every", "eval_batches", "save_every", "log_every",
+                               "sample_prompt", "sample_tokens"})
+        if (key == k) return false;
+    return true;
+}
+
+std::string flag_of(std::string_view key) {
+    std::string flag = "--" + std::string(key);
+    for (char& ch : flag)
+        if (ch == '_') ch = '-';
+    return flag;
+}
+
+// Paths made absolute, so that a resumed run started from another folder compares equal.
+TrainConfig with_absolute_paths(TrainConfig c) {
+    auto absolute = [](std::string& p) {
+        if (!p.empty()) p = fs::weakly_canonical(fs::absolute(p)).string();
+    };
+    for (std::string& d : c.data) absolute(d);
+    absolute(c.tokenizer);
+    absolute(c.init_from);
+    return c;
+}
+
+nlohmann::json settings_json(const TrainConfig& c) {
+    nlohmann::json j = nlohmann::json::object();
+    for_each_setting(c, [&](const char* key, const auto& value) { j[key] = value; });
+    return j;
+}
+
+TrainerState load_state(const fs::path& dir) {
+    const fs::path p = dir / "trainer_state.json";
+    check(fs::exists(p), "{}: missing; --resume needs a run saved by gradstack train",
+          p.string());
     try {
-        j = nlohmann::json::parse(read_file(p));
+        nlohmann::json j = read_json_file(p.string(), 16 * kMiB, "a trainer state");
         TrainerState st{j.at("step").get<int64_t>(), j.at("sampler_counter").get<uint64_t>(),
-                        j.at("model_generator_counter").get<uint64_t>()};
+                        j.at("model_generator_counter").get<uint64_t>(),
+                        j.value("settings", nlohmann::json())};
+        check(st.step >= 0, "{}: step {} is negative", p.string(), st.step);
         return st;
     } catch (const nlohmann::json::exception& e) {
         fail("{}: not a trainer state ({})", p.string(), e.what());
     }
 }
 
+void save_state(const fs::path& dir, const TrainerState& st) {
+    nlohmann::json j = {{"step", st.step},
+                        {"sampler_counter", st.sampler_counter},
+                        {"model_generator_counter", st.model_counter},
+                        {"settings", st.settings}};
+    write_file_atomically((dir / "trainer_state.json").string(),
+                          [&](OutputFile& f) { f.write(j.dump(2) + "\n"); });
+}
+
+// On resume, every setting that changes the weights must be the saved one.
+void check_same_settings(const TrainConfig& c, const nlohmann::json& saved, const fs::path& file) {
+    if (!saved.is_object()) return;  // a run saved before settings were recorded
+    const nlohmann::json now = settings_json(with_absolute_paths(c));
+    for (const auto& [key, value] : now.items()) {
+        if (!changes_weights(key) || !saved.contains(key) || saved[key] == value) continue;
+        fail("--resume: {} {} differs from the run's {} {} ({}); a resumed run keeps its own "
+             "settings: drop the flag, or start a new run with --overwrite",
+             flag_of(key), value.dump().substr(0, 200), flag_of(key),
+             saved[key].dump().substr(0, 200), file.string());
+    }
+}
 
 // The tokenizer folder's two files, under Hugging Face's names (encoder.json / vocab.bpe hold the
 // same formats as vocab.json / merges.txt).
@@ -88,7 +153,7 @@ void copy_tokenizer(const fs::path& from, const fs::path& to_dir) {
     auto [vocab, merges] = tokenizer_files(from);
     if (fs::absolute(vocab) == fs::absolute(to_dir / "vocab.json")) return;
     for (auto [src, name] : {std::pair{vocab, "vocab.json"}, std::pair{merges, "merges.txt"}}) {
-        std::string bytes = read_file(src);
+        std::string bytes = read_tokenizer_file(src);
         write_file_atomically((to_dir / name).string(), [&](OutputFile& out) { out.write(bytes); });
     }
 }
@@ -118,8 +183,12 @@ void MetricsCsv::load(const fs::path& path, int64_t up_to_step) {
     std::ifstream in(path);
     std::string line;
     std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-        int64_t step = std::stoll(line.substr(0, line.find(',')));
+    for (int64_t number = 2; std::getline(in, line); ++number) {
+        int64_t step = 0;
+        const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), step);
+        check(ec == std::errc() && end != line.data() + line.size() && *end == ',',
+              "{}: line {} is not a metrics row (it should start with the step and a comma)",
+              path.string(), number);
         if (step <= up_to_step) rows.emplace_back(step, line);
     }
 }
@@ -171,25 +240,105 @@ bool plot_metrics(const std::string& dir, std::string* why) {
         why);
 }
 
+void validate(const TrainConfig& c) {
+    auto at_least = [](const char* flag, int64_t v, int64_t lo) {
+        check(v >= lo, "[train] {} {} must be >= {}", flag, v, lo);
+    };
+    auto in_range = [](const char* flag, double v, double lo, double hi, const char* range) {
+        check(std::isfinite(v) && v >= lo && v <= hi, "[train] {} {} must be in {}", flag, v, range);
+    };
+    check(!c.out.empty(), "[train] --out is required");
+    check(!(c.resume && c.overwrite), "[train] --resume continues the run in --out and --overwrite "
+          "replaces it: pass one of them");
+    check(c.resume || !c.data.empty(), "[train] --data is required (text files or folders)");
+    at_least("--steps", c.steps, 1);
+    at_least("--batch-size", c.batch_size, 1);
+    at_least("--grad-accum", c.grad_accum, 1);
+    at_least("--context", c.context, 2);
+    at_least("--n-layer", c.n_layer, 1);
+    at_least("--n-head", c.n_head, 1);
+    at_least("--n-embd", c.n_embd, 1);
+    check(c.n_embd % c.n_head == 0, "[train] --n-embd {} must be a multiple of --n-head {}",
+          c.n_embd, c.n_head);
+    at_least("--warmup", c.warmup, 0);
+    at_least("--eval-every", c.eval_every, 1);
+    at_least("--eval-batches", c.eval_batches, 1);
+    at_least("--save-every", c.save_every, 1);
+    at_least("--log-every", c.log_every, 1);
+    at_least("--sample-tokens", c.sample_tokens, 0);
+    check(std::isfinite(c.lr) && c.lr > 0, "[train] --lr {} must be > 0", c.lr);
+    in_range("--min-lr", c.min_lr, 0, c.lr, "[0, --lr]");
+    in_range("--dropout", c.dropout, 0, std::nextafter(1.0, 0.0), "[0, 1)");
+    in_range("--weight-decay", c.weight_decay, 0, 1e6, "[0, 1e6]");
+    in_range("--beta1", c.beta1, 0, std::nextafter(1.0, 0.0), "[0, 1)");
+    in_range("--beta2", c.beta2, 0, std::nextafter(1.0, 0.0), "[0, 1)");
+    check(std::isfinite(c.clip) && c.clip > 0, "[train] --clip {} must be > 0", c.clip);
+    check(std::isfinite(c.val_fraction) && c.val_fraction > 0 && c.val_fraction < 1,
+          "[train] --val-fraction {} must be in (0, 1): the validation split is the last part "
+          "of the tokens", c.val_fraction);
+}
+
+std::optional<SavedRun> saved_run(const std::string& out) {
+    const std::optional<fs::path> dir = latest_checkpoint(out);
+    if (!dir) return std::nullopt;
+    const TrainerState st = load_state(*dir);
+    SavedRun r{st.step, TrainConfig{}, st.settings.is_object(), *dir};
+    r.config.out = out;
+    if (!r.has_settings) return r;
+    try {
+        for_each_setting(r.config, [&](const char* key, auto& value) {
+            if (st.settings.contains(key))
+                value = st.settings.at(key).get<std::decay_t<decltype(value)>>();
+        });
+    } catch (const nlohmann::json::exception& e) {
+        fail("{}: a setting has the wrong type ({})", (*dir / "trainer_state.json").string(), e.what());
+    }
+    return r;
+}
+
+TrainConfig resumed_config(const TrainConfig& given, const std::vector<std::string>& given_keys) {
+    const std::optional<SavedRun> saved = saved_run(given.out);
+    check(saved.has_value(), "--resume: {} holds no complete checkpoint to continue", given.out);
+    if (!saved->has_settings) return given;
+    // Flags not given take the saved values; what remains different came from a given flag.
+    TrainConfig c = with_absolute_paths(given);
+    const nlohmann::json saved_settings = settings_json(saved->config);
+    for_each_setting(c, [&](const char* key, auto& value) {
+        if (std::find(given_keys.begin(), given_keys.end(), key) == given_keys.end())
+            value = saved_settings.at(key).get<std::decay_t<decltype(value)>>();
+    });
+    check_same_settings(c, saved_settings, saved->checkpoint / "trainer_state.json");
+    return c;
+}
+
 TrainResult train(const TrainConfig& c, const std::function<void(const std::string&)>& log,
                   const std::atomic<bool>* stop) {
-    check(!c.out.empty(), "[train] --out is required");
-    check(c.steps > 0 && c.batch_size > 0 && c.grad_accum > 0 && c.context > 1,
-          "[train] steps, batch size, grad accumulation must be >= 1 and context >= 2");
-    check(c.eval_every > 0 && c.save_every > 0 && c.log_every > 0 && c.eval_batches > 0,
-          "[train] eval/save/log intervals and eval batches must be >= 1");
-    check(c.lr > 0 && c.min_lr >= 0 && c.min_lr <= c.lr, "[train] need 0 <= min_lr <= lr, lr > 0");
+    validate(c);
     const fs::path out(c.out);
-    fs::create_directories(out);
+    RunFolder run(out, "gradstack train");
+    if (!c.resume && !c.overwrite && run.holds_run()) {
+        fail("--out {} already holds a training run; pass --resume to continue it, or "
+             "--overwrite to start a new one there (its checkpoint is replaced by the new run's "
+             "first), or choose another --out", c.out);
+    }
+    if (const int stale = run.clean_stale(); stale > 0)
+        log(fmt::format("removed {} leftover(s) of an interrupted save in {}", stale, out.string()));
 
     // --- tokenizer and model config
     fs::path tok_dir;
     GPT2Config mc;
+    TrainerState st;
+    fs::path ckpt;  // the checkpoint resumed from
     if (c.resume) {
-        check(fs::exists(out / "config.json"), "{}: no saved run to resume (config.json missing)",
-              out.string());
-        tok_dir = out;
-        mc = load_config((out / "config.json").string());
+        std::optional<fs::path> latest = run.latest();
+        check(latest.has_value(), "--resume: {} holds no complete checkpoint to continue (the "
+              "run was stopped before its first save); start it again with --overwrite", c.out);
+        ckpt = *latest;
+        run.publish_latest();
+        st = load_state(ckpt);
+        check_same_settings(c, st.settings, ckpt / "trainer_state.json");
+        tok_dir = has_tokenizer(ckpt) ? ckpt : out;
+        mc = load_config((ckpt / "config.json").string());
     } else if (!c.init_from.empty()) {
         mc = load_config((fs::path(c.init_from) / "config.json").string());
         tok_dir = has_tokenizer(c.init_from) ? fs::path(c.init_from)
@@ -212,15 +361,25 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
         mc.bos_token_id = mc.eos_token_id = tok.eot_id() >= 0 ? tok.eot_id() : 0;
         mc.validate("[train] model settings");
     }
-    check(c.context <= mc.n_positions, "[train] context {} is longer than the model's n_positions {}",
+    check(c.context <= mc.n_positions, "[train] --context {} is longer than the model's n_positions {}",
           c.context, mc.n_positions);
     check(tok.vocab_size() <= mc.vocab_size, "[train] the tokenizer has {} ids but the model only {}",
           tok.vocab_size(), mc.vocab_size);
+    // The tokenizer goes into every checkpoint, from these bytes (read once: the source folder
+    // may change while the run goes on).
+    const auto [vocab_file, merges_file] = tokenizer_files(tok_dir);
+    const std::string vocab_bytes = read_tokenizer_file(vocab_file);
+    const std::string merges_bytes = read_tokenizer_file(merges_file);
 
-    // --- data
+    // --- data: both splits must hold a window of context + 1 tokens, checked before any work
     std::vector<fs::path> files = list_data_files(c.data);
     TokenFile tokens = TokenFile::open(files, tok, out / "tokens");
     TrainValSplit split = split_tokens(tokens.size(), c.val_fraction);
+    for (const auto& [name, range] : {std::pair{"training", split.train}, std::pair{"validation", split.val}}) {
+        check(range.size() > c.context, "[train] the {} split holds {} tokens, fewer than --context {} "
+              "+ 1: use more text, a shorter --context or another --val-fraction ({} now; {} tokens "
+              "in all)", name, range.size(), c.context, c.val_fraction, tokens.size());
+    }
     BatchSampler sampler(tokens, split.train, c.batch_size, c.context, c.seed, "train");
     log(fmt::format("data: {} file(s), {} tokens ({} train, {} validation), vocabulary {}",
                     files.size(), tokens.size(), split.train.size(), split.val.size(),
@@ -229,7 +388,7 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
     // --- model and optimizer
     Generator model_gen(c.seed);  // initialisation, then dropout masks; outlives the model
     GPT2LMHeadModel model(mc, &model_gen);
-    if (c.resume) load_weights(model, (out / "model.safetensors").string());
+    if (c.resume) load_weights(model, (ckpt / "model.safetensors").string());
     else if (!c.init_from.empty()) load_weights(model, (fs::path(c.init_from) / "model.safetensors").string());
     model.train();
     nn::AdamW opt(nn::decay_groups(model.named_parameters(), c.weight_decay, c.lr),
@@ -237,27 +396,42 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
                                  .weight_decay = c.weight_decay});
     nn::WarmupCosineLr schedule(c.lr, std::min(c.warmup, c.steps), c.steps, c.min_lr);
     MetricsCsv metrics{"step,train_loss,val_loss,val_accuracy,lr,tokens_per_s,elapsed_s", {}};
-    TrainerState st;
     if (c.resume) {
-        st = load_state(out);
-        check_checkpoint_step(out / "model.safetensors", st.step);
-        check_checkpoint_step(out / "optimizer.safetensors", st.step);
-        opt.load_state_dict(load_safetensors((out / "optimizer.safetensors").string()).tensors());
+        check_checkpoint_step(ckpt / "model.safetensors", st.step);
+        check_checkpoint_step(ckpt / "optimizer.safetensors", st.step);
+        opt.load_state_dict(load_safetensors((ckpt / "optimizer.safetensors").string()).tensors());
         sampler.generator().set_counter(st.sampler_counter);
         model_gen.set_counter(st.model_counter);
-        metrics.load(out / "metrics.csv", st.step);
-        log(fmt::format("resuming at step {} of {}", st.step, c.steps));
-    } else {
-        copy_tokenizer(tok_dir, out);
+        metrics.load(fs::exists(ckpt / "metrics.csv") ? ckpt / "metrics.csv" : out / "metrics.csv", st.step);
+        log(fmt::format("resuming at step {} of {} from {}", st.step, c.steps, ckpt.string()));
     }
+    st.settings = settings_json(with_absolute_paths(c));
     log(fmt::format("model: {} layers, {} heads, {} dims, context {}: {:.2f}M parameters", mc.n_layer,
                     mc.n_head, mc.n_embd, c.context, static_cast<double>(model.num_parameters()) / 1e6));
 
+    // One checkpoint, as a unit (run_folder.h): the files of this step in a new folder, then the
+    // pointer. A model the update made non-finite is never saved.
     auto checkpoint = [&]() {
+        const std::string bad = nn::first_nonfinite(model.named_parameters());
+        check(bad.empty(), "[train] step {}: '{}' is not finite: the run diverged (lower --lr, now "
+              "{}); not saved, the last checkpoint in {} is kept", st.step, bad, c.lr, out.string());
         st.sampler_counter = sampler.generator().counter();
         st.model_counter = model_gen.counter();
-        save_checkpoint(out, model, opt, st);
-        metrics.save(out / "metrics.csv");
+        run.commit(st.step, [&](const fs::path& dir) {
+            // The step recorded in each file lets --resume detect a set mixed by hand.
+            const std::string step = std::to_string(st.step);
+            save_safetensors((dir / "optimizer.safetensors").string(), opt.state_dict(), {{"step", step}});
+            save_point();
+            save_pretrained(model, dir.string(), {{"step", step}});
+            save_point();
+            metrics.save(dir / "metrics.csv");
+            save_point();
+            for (auto [name, bytes] : {std::pair{"vocab.json", &vocab_bytes}, std::pair{"merges.txt", &merges_bytes}}) {
+                write_file_atomically((dir / name).string(), [&](OutputFile& f) { f.write(*bytes); });
+                save_point();
+            }
+            save_state(dir, st);  // last: its presence marks the folder as a checkpoint
+        });
     };
     const int64_t V = mc.vocab_size;
     auto evaluate = [&]() -> std::pair<double, double> {
@@ -294,6 +468,8 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
     };
 
     TrainResult result;
+    if (st.step >= c.steps)
+        log(fmt::format("the run in {} is complete: step {} of {}", out.string(), st.step, c.steps));
     const auto start = Clock::now();
     auto window_start = Clock::now();
     int64_t window_steps = 0;
@@ -310,7 +486,18 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
             (c.grad_accum == 1 ? loss : loss / static_cast<double>(c.grad_accum)).backward();
             step_loss += loss.item() / static_cast<double>(c.grad_accum);
         }
-        nn::clip_grad_norm(model.parameters(), c.clip);
+        // A diverged step stops here, before the optimizer touches the weights: nothing of it is
+        // saved and the last checkpoint stays the run's state.
+        const double grad_norm = nn::clip_grad_norm(model.parameters(), c.clip);
+        if (!std::isfinite(step_loss) || !std::isfinite(grad_norm)) {
+            const std::optional<fs::path> kept = run.latest();
+            fail("[train] step {}: the {} is {}: the run diverged (lower --lr, now {}, or raise "
+                 "--warmup); this step was not saved, {}", st.step + 1,
+                 std::isfinite(step_loss) ? "gradient norm" : "loss",
+                 std::isfinite(step_loss) ? grad_norm : step_loss, c.lr,
+                 kept ? fmt::format("the last checkpoint (step {}) in {} is kept", load_state(*kept).step, out.string())
+                      : std::string("no checkpoint was saved yet"));
+        }
         const double lr = schedule(st.step);
         opt.set_lr(lr);
         opt.step();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@ struct TrainConfig {
     std::string tokenizer;          // new model: its tokenizer folder ("" = the GPT-2 one)
     std::string init_from;          // fine-tune this Hugging Face folder instead of a new model
     bool resume = false;            // continue the run saved in `out`
+    bool overwrite = false;         // start a new run in an `out` that holds one (see train())
 
     // A new model (ignored with init_from, except context which must fit n_positions).
     int64_t n_layer = 4, n_head = 4, n_embd = 128;
@@ -55,9 +57,41 @@ struct TrainResult {
 
 // Runs training. Progress goes to `log` (one line per log_every steps and per evaluation).
 // `stop` is polled after every step (SIGINT sets it): when set, a checkpoint is saved and the
-// result says interrupted. Throws gradstack::Error for bad settings or data, naming them.
+// result says interrupted. Throws gradstack::Error for bad settings or data, naming them, before
+// any work. The run folder (gpt/run_folder.h) keeps every checkpoint as a unit, so a kill at any
+// instant leaves a run that --resume continues:
+//   - an `out` that already holds a run needs `resume` (continue it) or `overwrite` (start a new
+//     one; the old checkpoint stays until the new run's first checkpoint is complete);
+//   - `resume` must be given the run's own settings (resumed_config() fills them in from the
+//     saved state); one that would change the weights is an error naming it;
+//   - a step whose loss or gradient norm is not finite stops the run with an error naming the
+//     step; nothing of it is saved and the last checkpoint stays as it was.
 TrainResult train(const TrainConfig& config, const std::function<void(const std::string&)>& log,
                   const std::atomic<bool>* stop = nullptr);
+
+// Checks every setting against its allowed range (and that resume and overwrite are not both
+// set); throws gradstack::Error naming the flag (--lr, --val-fraction, ...) and the range.
+void validate(const TrainConfig& config);
+
+// The run saved in `out`: its latest checkpoint's step and settings (has_settings false for a
+// run saved before settings were recorded; `config` then holds only `out`). None when `out`
+// holds no complete checkpoint.
+struct SavedRun {
+    int64_t step = 0;
+    TrainConfig config;
+    bool has_settings = false;
+    std::filesystem::path checkpoint;  // the folder it was read from
+};
+std::optional<SavedRun> saved_run(const std::string& out);
+
+// The settings a run was saved with (OUT's latest checkpoint, trainer_state.json), with the
+// values of `given` for the keys named in `given_keys` (the flags on the command line, as
+// TrainConfig member names: "lr", "n_layer", "data", ...). A given key that would change the
+// trained weights and differs from the saved value is an error naming the flag, both values and
+// the file; the keys that only change what is printed or saved when (log_every, eval_every,
+// eval_batches, save_every, sample_prompt, sample_tokens) take the new value. A run saved
+// before settings were recorded returns `given` unchanged.
+TrainConfig resumed_config(const TrainConfig& given, const std::vector<std::string>& given_keys);
 
 // Draws metrics.png from metrics.csv in `dir` with gnuplot; returns false (and says why in
 // `why`) when gnuplot is missing or fails. The PNG is written atomically.

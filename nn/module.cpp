@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <map>
 
 #include "autograd/grad_mode.h"
@@ -166,6 +167,28 @@ std::string Module::summary() const {
     }
     out += fmt::format("{} parameters\n", total);
     return out;
+}
+
+namespace {
+
+template <class T>
+bool all_finite(const Tensor& t) {
+    const T* d = t.data<T>();
+    for (int64_t i = 0; i < t.numel(); ++i)
+        if (!std::isfinite(d[i])) return false;
+    return true;
+}
+
+}  // namespace
+
+std::string first_nonfinite(const NamedTensors& tensors) {
+    for (const auto& [name, tensor] : tensors) {
+        if (!is_floating(tensor.dtype())) continue;
+        const Tensor t = tensor.is_contiguous() ? tensor : kernels::contiguous(tensor);
+        const bool ok = t.dtype() == DType::f64 ? all_finite<double>(t) : all_finite<float>(t);
+        if (!ok) return name;
+    }
+    return "";
 }
 
 }  // namespace gradstack::nn

@@ -98,4 +98,9 @@ std::shared_ptr<M> deep_copy(const M& m) {
     return copy;
 }
 
+// The name of the first tensor holding a NaN or an infinity, "" when all are finite: the check
+// that a diverged run (or a damaged file) never becomes a saved checkpoint. Reads contiguous
+// tensors in place, no copies.
+std::string first_nonfinite(const NamedTensors& tensors);
+
 }  // namespace gradstack::nn

@@ -19,12 +19,14 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "gpt/checkpoint.h"
+#include "gpt/run_folder.h"
 #include "gpt/trainer.h"
 #include "nn/optim/clip.h"
 #include "nn/safetensors.h"
 #include "rl/reference.h"
 #include "tensor/error.h"
 #include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::rl {
 
@@ -102,27 +104,6 @@ Batch select_rows(const Batch& b, const Tensor& rows) {
     s.mask = index_select(b.mask, 0, rows);
     s.positions = index_select(b.positions, 0, rows);
     return s;
-}
-
-// The name of the first parameter holding a NaN or an infinity ("" when every one is finite).
-// Reads each parameter in place (parameters are contiguous leaves): no copy of the model per step.
-template <class T>
-bool all_finite(const Tensor& t) {
-    const T* d = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i)
-        if (!std::isfinite(d[i])) return false;
-    return true;
-}
-
-std::string first_nonfinite(const Policy& p) {
-    for (const auto& [name, param] : p.named_parameters()) {
-        const Tensor t = param.is_contiguous() ? param.detach() : contiguous(param.detach());
-        const bool ok = t.dtype() == DType::f64 ? all_finite<double>(t)
-                        : t.dtype() == DType::f32 ? all_finite<float>(t)
-                                                  : all_finite<double>(to_dtype(t, DType::f64));
-        if (!ok) return name;
-    }
-    return "";
 }
 
 std::vector<Tensor> trainable(const Policy& p) {
@@ -280,7 +261,7 @@ StepStats PpoTrainer::step(const Rows& queries, const Reward& reward) {
           "[ppo] step {}: the {} loss is not finite ({}); the learning rate (--lr {}) or the "
           "rewards are probably too large; nothing of this step was saved",
           st.step, std::isfinite(sum_pg) ? "value" : "policy", std::isfinite(sum_pg) ? sum_vf : sum_pg, c.lr);
-    const std::string bad = first_nonfinite(policy_);
+    const std::string bad = nn::first_nonfinite(policy_.named_parameters());
     check(bad.empty(), "[ppo] step {}: the update made '{}' non-finite; the learning rate (--lr {}) "
           "is probably too large; nothing of this step was saved", st.step, bad, c.lr);
     const double n_mb = static_cast<double>(std::max<int64_t>(st.minibatches, 1));
@@ -358,20 +339,18 @@ nlohmann::json read_state(const fs::path& out) {
     const fs::path p = out / kState;
     check(fs::exists(p), "{}: missing; --resume needs a run saved by gradstack ppo in {}",
           p.string(), out.string());
-    std::ifstream in(p);
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        fail("{}: not a PPO state ({})", p.string(), e.what());
-    }
+    return read_json_file(p.string(), 16 * kMiB, "a PPO state");
 }
 
+// One checkpoint's files, into the step folder `out` (gpt/run_folder.h makes the set a unit).
 void save_run(const fs::path& out, PpoTrainer& t, const PpoConfig& c, const std::string& model,
               Generator& gen) {
     const std::string step = std::to_string(t.steps_done());
     save_policy(t.policy(), out.string(), {{"step", step}});
+    gpt::save_point();
     save_safetensors((out / "optimizer.safetensors").string(), t.optimizer().state_dict(),
                      {{"step", step}});
+    gpt::save_point();
     const RunningMoments& m = t.score_moments();
     nlohmann::json j = {{"step", t.steps_done()},
                         {"model", model},
@@ -427,20 +406,30 @@ RunResult run_ppo(const RunOptions& options, const Rows& prompts, const Reward& 
                   const std::atomic<bool>* stop) {
     const fs::path out(options.out);
     check(!prompts.empty(), "[ppo] no prompts");
+    check(options.resume || (!fs::exists(out / kState) && !fs::exists(out / "model.safetensors") &&
+                                !fs::exists(out / "checkpoints")),
+          "{} already holds a run (or a model); pass --resume to continue it, or choose "
+          "another --out", out.string());
+    // The run folder: each checkpoint a unit in checkpoints/step-N, a lock, leftovers cleaned.
+    gpt::RunFolder run(out, "gradstack ppo", kState);
+    if (const int stale = run.clean_stale(); stale > 0)
+        log(fmt::format("removed {} leftover(s) of an interrupted save in {}", stale, out.string()));
     PpoConfig c = options.config;
     nlohmann::json state;
+    fs::path ckpt;  // the checkpoint resumed from
     if (options.resume) {
-        state = read_state(out);
+        const std::optional<fs::path> latest = run.latest();
+        check(latest.has_value(), "--resume: {} holds no complete PPO checkpoint to continue",
+              out.string());
+        ckpt = *latest;
+        run.publish_latest();
+        state = read_state(ckpt);
         const int64_t steps = c.steps;
         c = config_of_state(state, out);  // the file is read once
         c.steps = steps;
         const int64_t saved_step = state.value("step", int64_t{0});
         check(steps >= saved_step, "--steps {} is below the {} steps the run in {} has done; "
               "--resume continues a run, it cannot shorten one", steps, saved_step, out.string());
-    } else {
-        check(!fs::exists(out / kState) && !fs::exists(out / "model.safetensors"),
-              "{} already holds a run (or a model); pass --resume to continue it, or choose "
-              "another --out", out.string());
     }
     c.validate();
 
@@ -452,10 +441,10 @@ RunResult run_ppo(const RunOptions& options, const Rows& prompts, const Reward& 
     if (options.resume) {
         try {
             done = state.at("step").get<int64_t>();
-            gpt::check_checkpoint_step(out / "model.safetensors", done, kState);
-            gpt::check_checkpoint_step(out / "value_head.safetensors", done, kState);
-            gpt::check_checkpoint_step(out / "optimizer.safetensors", done, kState);
-            policy = load_policy(options.out, c.detach_value_head, &gen, warn);
+            gpt::check_checkpoint_step(ckpt / "model.safetensors", done, kState);
+            gpt::check_checkpoint_step(ckpt / "value_head.safetensors", done, kState);
+            gpt::check_checkpoint_step(ckpt / "optimizer.safetensors", done, kState);
+            policy = load_policy(ckpt.string(), c.detach_value_head, &gen, warn);
             reference = gpt::load_pretrained(state.at("model").get<std::string>());
             reference->eval();
             reference->requires_grad_(false);
@@ -484,14 +473,13 @@ RunResult run_ppo(const RunOptions& options, const Rows& prompts, const Reward& 
         rm = {m.at("mean").get<double>(), m.at("var").get<double>(), m.at("std").get<double>(),
               m.at("count").get<double>()};
         trainer->kl_controller().set_value(state.at("kl_coef").get<double>());
-        trainer->optimizer().load_state_dict(load_safetensors((out / "optimizer.safetensors").string()).tensors());
+        trainer->optimizer().load_state_dict(load_safetensors((ckpt / "optimizer.safetensors").string()).tensors());
         gen.set_counter(state.at("generator_counter").get<uint64_t>());
         default_generator().set_counter(state.at("default_generator_counter").get<uint64_t>());
         trainer->set_steps_done(done);
-        metrics.load(out / "metrics.csv", done);
+        metrics.load(fs::exists(ckpt / "metrics.csv") ? ckpt / "metrics.csv" : out / "metrics.csv", done);
         log(fmt::format("resuming {} at step {} of {}", out.string(), done, c.steps));
     }
-    fs::create_directories(out);
 
     RunResult result;
     result.trainer = trainer;
@@ -526,8 +514,13 @@ RunResult run_ppo(const RunOptions& options, const Rows& prompts, const Reward& 
                             "--ratio-threshold {}", s.skipped_minibatches, s.step, c.ratio_threshold));
         const bool last = trainer->steps_done() == c.steps;
         const bool stopping = stop && stop->load();
-        if (last || stopping || trainer->steps_done() % c.save_every == 0)
-            save_run(out, *trainer, c, model_dir, gen);
+        if (last || stopping || trainer->steps_done() % c.save_every == 0) {
+            run.commit(trainer->steps_done(), [&](const fs::path& dir) {
+                metrics.save(dir / "metrics.csv");
+                gpt::save_point();
+                save_run(dir, *trainer, c, model_dir, gen);  // its state file last
+            });
+        }
         if (stopping && !last) {
             result.interrupted = true;
             log(fmt::format("stopped at step {}; the checkpoint in {} is saved: --resume continues",

@@ -20,6 +20,7 @@
 #include "nn/optim/schedule.h"
 #include "nn/safetensors.h"
 #include "tensor/io.h"
+#include "tensor/json.h"
 #include "vae/data.h"
 #include "vae/latent_diffusion.h"
 #include "vae/model.h"
@@ -47,13 +48,7 @@ void check_out(const fs::path& out, bool resume, const char* what) {
 }
 
 nlohmann::json read_json(const fs::path& p) {
-    std::ifstream in(p);
-    check(static_cast<bool>(in), "{}: cannot open", p.string());
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        fail("{}: not JSON ({})", p.string(), e.what());
-    }
+    return read_json_file(p.string(), 16 * kMiB, "a training state");
 }
 
 void write_json(const fs::path& p, const nlohmann::json& j) {

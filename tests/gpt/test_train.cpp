@@ -11,58 +11,16 @@
 #include "gpt/tokenizer/train.h"
 #include "gpt/trainer.h"
 #include "tests/gpt/cli_helpers.h"
+#include "tests/gpt/train_helpers.h"
 
 using namespace gradstack;
 using namespace gradstack::gpt;
 using gradstack::test::TempDir;
 namespace fs = std::filesystem;
 
-namespace {
-
-// A small, very regular corpus and a BPE vocabulary trained on it.
-struct Corpus {
-    TempDir dir;
-    std::string text_file, tokenizer;
-    Corpus() {
-        std::string text;
-        const char* lines[] = {"the cat sat on the mat.\n", "the dog sat on the log.\n",
-                               "a cat and a dog met on the mat.\n", "the log was on the dog.\n"};
-        for (int i = 0; i < 300; ++i) text += lines[(i * 7) % 4];
-        text_file = (dir.path / "corpus.txt").string();
-        std::ofstream(text_file) << text;
-        tokenizer = (dir.path / "tok").string();
-        BpeTrainer t(BpeTrainOptions{300, 2, {"<|endoftext|>"}});
-        t.add_text(text);
-        t.train().save(tokenizer);
-    }
-};
-
-TrainConfig tiny_config(const Corpus& corpus, const std::string& out) {
-    TrainConfig c;
-    c.data = {corpus.text_file};
-    c.out = out;
-    c.tokenizer = corpus.tokenizer;
-    c.n_layer = 2;
-    c.n_head = 2;
-    c.n_embd = 32;
-    c.context = 32;
-    c.dropout = 0.1;  // exercises the dropout generator across resume
-    c.steps = 30;
-    c.batch_size = 4;
-    c.lr = 1e-2;
-    c.min_lr = 1e-3;
-    c.warmup = 5;
-    c.eval_every = 10;
-    c.eval_batches = 2;
-    c.save_every = 100;
-    c.log_every = 1;
-    c.sample_tokens = 8;
-    return c;
-}
-
-void quiet(const std::string&) {}
-
-}  // namespace
+using gradstack::test::Corpus;
+using gradstack::test::quiet;
+using gradstack::test::tiny_config;
 
 BOOST_AUTO_TEST_SUITE(training)
 
@@ -117,7 +75,6 @@ BOOST_AUTO_TEST_CASE(damaged_checkpoints_are_clear_errors) {
     c.steps = 4;
     train(c, quiet);
     c.resume = true;
-    c.steps = 8;
     // A model file from another step (as if saving was cut short between files).
     {
         std::ofstream(out.path / "trainer_state.json")

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "autograd/ops.h"
+#include "gpt/run_folder.h"
 #include "nn/safetensors.h"
 #include "rl/ppo.h"
 #include "rl/reference.h"
@@ -166,8 +167,9 @@ BOOST_AUTO_TEST_CASE(an_existing_run_is_not_overwritten) {
         run_ppo(o, toy_prompts(), token_count_reward({3}, "t3"), quiet);
     }), "already holds a run"));
     BOOST_TEST(read_file_text(fs::path(o.out) / "model.safetensors") == before);
-    // A checkpoint whose files disagree (a save cut short) is refused by --resume.
-    gpt::save_pretrained(*small_model(5), o.out, {{"step", "7"}});
+    // A checkpoint whose files disagree (mixed by hand: a save is a unit) is refused by --resume.
+    gpt::save_pretrained(*small_model(5), gpt::latest_checkpoint(o.out, "ppo_state.json")->string(),
+                         {{"step", "7"}});
     o.resume = true;
     o.config.steps = 2;
     BOOST_TEST(testing::contains(testing::error_of([&] {
