@@ -18,6 +18,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/npy.h"
+#include "tests/gpt/cli_helpers.h"
 #include "tests/test_env.h"
 
 using namespace gradstack;
@@ -103,6 +104,32 @@ BOOST_AUTO_TEST_CASE(eval_logits_loss_gradients_and_adamw_agree) {
 
 BOOST_AUTO_TEST_CASE(training_with_dropout_agrees) {
     check_runs_agree(true);
+}
+
+// The CLI: `--kernels reference` (and `--kernels=fast`) are taken off by apps/main.cpp for a
+// command that computes, and give the same logits and loss within the tolerance above; a bad
+// value, on the flag or in GRADSTACK_KERNELS, is an error naming it.
+BOOST_AUTO_TEST_CASE(cli_kernels_flag,
+                     *boost::unit_test::precondition(test::HasGradstackBinary{})) {
+    test::TempDir out;
+    const std::string inspect = "inspect --model " + tiny_dir() + " --ids " + tiny_dir() +
+                                "/expected/input_ids_a.npy --out " + out.path.string();
+    const test::CliRun ref = test::run_cli(inspect + "/ref --kernels reference", "OMP_NUM_THREADS=1");
+    BOOST_REQUIRE_MESSAGE(ref.exit_code == 0, ref.err);
+    BOOST_TEST(testing::contains(ref.err, "kernels: reference"));
+    const test::CliRun fast = test::run_cli(inspect + "/fast --kernels=fast", "OMP_NUM_THREADS=1");
+    BOOST_REQUIRE_MESSAGE(fast.exit_code == 0, fast.err);
+    for (const char* file : {"/logits.npy", "/loss.npy"}) {
+        const Tensor a = load_npy(out.path.string() + "/ref" + file);
+        const Tensor b = load_npy(out.path.string() + "/fast" + file);
+        BOOST_TEST(excess(a, b, 1e-4, 1e-4) <= 0, file);
+    }
+    const test::CliRun bad = test::run_cli(inspect + "/bad --kernels plain");
+    BOOST_TEST(bad.exit_code == 1);
+    BOOST_TEST(testing::contains(bad.err, "--kernels: 'plain' is not a kernel set; use reference"));
+    const test::CliRun bad_env = test::run_cli(inspect + "/bad", "GRADSTACK_KERNELS=slow");
+    BOOST_TEST(bad_env.exit_code == 1);
+    BOOST_TEST(testing::contains(bad_env.err, "GRADSTACK_KERNELS: 'slow' is not a kernel set"));
 }
 
 // Adam and AdamW steps 1..3 from the same parameters and gradients (some tiny, near eps) on both
