@@ -7,6 +7,8 @@
 // (1e-12 or tighter); float32 to a few float32 ulps of the values, scaled by the length of the
 // sums (matmul K, layer norm and cross-entropy rows). Plus the switch itself: GRADSTACK_KERNELS'
 // parsing, the scoped guard, and which kernels have a reference.
+#include <omp.h>
+
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <functional>
@@ -706,6 +708,52 @@ BOOST_AUTO_TEST_CASE(edge_values) {
         BOOST_TEST(testing::contains(
             testing::error_of([&] { kernels::amax(out, empty({0, 4}), {0}); }), "size 0"));
     }
+}
+
+// The fast kernels' parallel paths, which a one-thread run (OMP_NUM_THREADS=1) never takes, on 3
+// threads: attention with fewer heads than threads (the threads share one head and sum private
+// dk / dv), a batch of small products spread over threads, index_add over column blocks, dropout
+// over Philox groups, and a max of one long row cut into pieces. Tolerances as above.
+BOOST_AUTO_TEST_CASE(parallel_paths) {
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(3);
+    Generator gen(12);
+    for (DType dt : kDtypes) {
+        const Tensor q = make({1, 2, 40, 32}, dt, Layout::permuted, gen);
+        const Tensor k = make({1, 2, 50, 32}, dt, Layout::contiguous, gen);
+        const Tensor v = make({1, 2, 50, 32}, dt, Layout::sliced, gen);
+        const Tensor gout = make({1, 2, 40, 32}, dt, Layout::contiguous, gen);
+        Tensor out0 = empty({1, 2, 40, 32}, dt), lse = empty({1, 2, 40}, dt);
+        kernels::attention_forward(out0, lse, q, k, v, Tensor(), 0.2, 9, 1);
+        const Tensor a = make({6, 9, 33}, dt, Layout::contiguous, gen);
+        const Tensor b = make({6, 33, 17}, dt, Layout::permuted, gen);
+        const Tensor table = make({30, 4000}, dt, Layout::contiguous, gen);
+        const Tensor rows = make({11, 4000}, dt, Layout::contiguous, gen);
+        const Tensor ids = randint(0, 30, {11}, &gen);
+        const Tensor long_row = make({1, 100000}, dt, Layout::contiguous, gen);
+        differential(
+            std::string("parallel paths ") + std::string(dtype_name(dt)),
+            [&] {
+                Tensor out = empty(q.shape(), dt), l = empty({1, 2, 40}, dt);
+                kernels::attention_forward(out, l, q, k, v, Tensor(), 0.2, 9, 1);
+                Tensor dq = empty(q.shape(), dt), dk = empty(k.shape(), dt),
+                       dv = empty(v.shape(), dt);
+                kernels::attention_backward(gout, q, k, v, Tensor(), lse, 0.2, 9, 1, dq, dk, dv);
+                Tensor c = empty({6, 9, 17}, dt);
+                kernels::matmul(c, a, b, false);
+                Tensor added = kernels::clone(table);
+                kernels::index_add(added, 0, ids, rows);
+                Tensor dropped = empty(long_row.shape(), dt);
+                kernels::dropout(dropped, long_row, 0.5, 3, 7);
+                Tensor mx = empty({1, 1}, dt);
+                kernels::amax(mx, long_row, {1});
+                return Outputs{out, l, dq, dk, dv, c, added, dropped, mx};
+            },
+            {pick(dt, {1e-6, 1e-5}), pick(dt, {1e-6, 1e-5}), pick(dt, {1e-6, 1e-4}),
+             pick(dt, {1e-6, 1e-4}), pick(dt, {1e-6, 1e-4}), pick(dt, {1e-6 * std::sqrt(33.0), 1e-5}),
+             pick(dt, {1e-6, 1e-6}), pick(dt, {0, 3e-7}, {0, 1e-15}), {0, 0}});
+    }
+    omp_set_num_threads(threads);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
