@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "apps/pplm_flags.h"
 #include "apps/train.h"
@@ -160,12 +161,12 @@ int run_demo(int argc, char** argv) {
     app.add_option("--model", model_dir, "use this Hugging Face GPT-2 folder; skip training");
     app.add_option("--corpus", corpus, "folder of fortune files to train on")->capture_default_str();
     app.add_option("--run", run_dir, "where the demo's model, tokenizer and metrics go")->capture_default_str();
-    app.add_option("--steps", c.steps, "training steps")->capture_default_str();
-    app.add_option("--vocab-size", vocab, "BPE vocabulary trained on the corpus")->capture_default_str();
-    app.add_option("--new-tokens", new_tokens, "tokens generated per prompt")->capture_default_str();
+    app.add_option("--steps", c.steps, "training steps")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--vocab-size", vocab, "BPE vocabulary trained on the corpus")->check(integer_in(258, 1 << 20))->capture_default_str();
+    app.add_option("--new-tokens", new_tokens, "tokens generated per prompt")->check(integer_in(1, kMaxCount))->capture_default_str();
     app.add_flag("--retrain", retrain, "train again even when a trained model is in --run");
     app.add_flag("--skip-pplm", skip_pplm, "leave out the PPLM part");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
     // Every flag is checked before the (minutes-long) training starts.
     check(new_tokens >= 1, "--new-tokens {} must be >= 1", new_tokens);

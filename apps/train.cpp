@@ -10,6 +10,7 @@
 
 #include "apps/train.h"
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "tensor/error.h"
 
@@ -49,31 +50,31 @@ int run_train(int argc, char** argv) {
     app.add_flag("--overwrite", c.overwrite, "start a new run in an --out that holds one (its "
                  "checkpoint is replaced by the new run's first)");
     app.add_option("--tokenizer", c.tokenizer, "tokenizer folder of a new model (default: GPT-2's)");
-    app.add_option("--n-layer", c.n_layer, "new model: transformer blocks")->capture_default_str();
-    app.add_option("--n-head", c.n_head, "new model: attention heads")->capture_default_str();
-    app.add_option("--n-embd", c.n_embd, "new model: embedding size")->capture_default_str();
-    app.add_option("--context", c.context, "tokens per training window (a new model's n_positions)")->capture_default_str();
-    app.add_option("--dropout", c.dropout, "new model: dropout probability")->capture_default_str();
-    app.add_option("--steps", c.steps, "optimizer steps")->capture_default_str();
-    app.add_option("--batch-size", c.batch_size, "windows per micro-batch")->capture_default_str();
-    app.add_option("--grad-accum", c.grad_accum, "micro-batches per optimizer step")->capture_default_str();
-    app.add_option("--lr", c.lr, "peak learning rate (AdamW)")->capture_default_str();
-    app.add_option("--min-lr", c.min_lr, "learning rate at the end of the cosine decay")->capture_default_str();
-    app.add_option("--warmup", c.warmup, "linear warm-up steps")->capture_default_str();
-    app.add_option("--weight-decay", c.weight_decay, "AdamW weight decay (not on biases/LayerNorm)")->capture_default_str();
-    app.add_option("--beta2", c.beta2, "AdamW beta2")->capture_default_str();
-    app.add_option("--clip", c.clip, "gradient clipping by global norm")->capture_default_str();
-    app.add_option("--val-fraction", c.val_fraction, "last fraction of the tokens kept for validation")->capture_default_str();
-    app.add_option("--eval-every", c.eval_every, "steps between evaluations (and samples)")->capture_default_str();
-    app.add_option("--eval-batches", c.eval_batches, "validation batches per evaluation")->capture_default_str();
-    app.add_option("--save-every", c.save_every, "steps between checkpoints")->capture_default_str();
-    app.add_option("--log-every", c.log_every, "steps between progress lines")->capture_default_str();
+    app.add_option("--n-layer", c.n_layer, "new model: transformer blocks")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--n-head", c.n_head, "new model: attention heads")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--n-embd", c.n_embd, "new model: embedding size")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--context", c.context, "tokens per training window (a new model's n_positions)")->check(integer_in(2, kMaxCount))->capture_default_str();
+    app.add_option("--dropout", c.dropout, "new model: dropout probability")->check(real_in(0, 1, false, true))->capture_default_str();
+    app.add_option("--steps", c.steps, "optimizer steps")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--batch-size", c.batch_size, "windows per micro-batch")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--grad-accum", c.grad_accum, "micro-batches per optimizer step")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--lr", c.lr, "peak learning rate (AdamW)")->check(real_in(0, kInf, true))->capture_default_str();
+    app.add_option("--min-lr", c.min_lr, "learning rate at the end of the cosine decay")->check(real_in(0, kInf))->capture_default_str();
+    app.add_option("--warmup", c.warmup, "linear warm-up steps")->check(integer_in(0, kMaxCount))->capture_default_str();
+    app.add_option("--weight-decay", c.weight_decay, "AdamW weight decay (not on biases/LayerNorm)")->check(real_in(0, 1e6))->capture_default_str();
+    app.add_option("--beta2", c.beta2, "AdamW beta2")->check(real_in(0, 1, false, true))->capture_default_str();
+    app.add_option("--clip", c.clip, "gradient clipping by global norm")->check(real_in(0, kInf, true))->capture_default_str();
+    app.add_option("--val-fraction", c.val_fraction, "last fraction of the tokens kept for validation")->check(real_in(0, 1, true, true))->capture_default_str();
+    app.add_option("--eval-every", c.eval_every, "steps between evaluations (and samples)")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--eval-batches", c.eval_batches, "validation batches per evaluation")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--save-every", c.save_every, "steps between checkpoints")->check(integer_in(1, kMaxCount))->capture_default_str();
+    app.add_option("--log-every", c.log_every, "steps between progress lines")->check(integer_in(1, kMaxCount))->capture_default_str();
     app.add_option("--seed", c.seed, "seed of initialisation, dropout and batches")
-        ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 62))
+        ->check(seed_value())
         ->capture_default_str();
     app.add_option("--sample-prompt", c.sample_prompt, "prompt of the sample printed at each evaluation");
-    app.add_option("--sample-tokens", c.sample_tokens, "tokens per sample")->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+    app.add_option("--sample-tokens", c.sample_tokens, "tokens per sample")->check(integer_in(0, kMaxCount))->capture_default_str();
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
     // A fine-tuned model's shape is the checkpoint's: the flags of a new model contradict it.
     if (!c.init_from.empty()) {

@@ -23,6 +23,7 @@
 #include "gpt/checkpoint.h"
 #include "gpt/data.h"
 #include "gpt/generation/generate.h"
+#include "gpt/generation/memory.h"
 #include "gpt/run_folder.h"
 #include "gpt/tokenizer/tokenizer.h"
 #include "nn/optim/adam.h"
@@ -365,6 +366,14 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
           c.context, mc.n_positions);
     check(tok.vocab_size() <= mc.vocab_size, "[train] the tokenizer has {} ids but the model only {}",
           tok.vocab_size(), mc.vocab_size);
+    // Memory, before anything is allocated: weights, gradients and AdamW's two moments (4 floats a
+    // parameter), plus what one micro-batch keeps for its backward.
+    const double params = mc.parameter_count();
+    check_memory(16 * params + estimate_forward_memory(mc, c.batch_size, c.context, true), "train",
+                 fmt::format("{:.1f}M parameters x 16 bytes for weights, gradients and AdamW's "
+                             "moments, plus the activations of a {} x {} micro-batch",
+                             params / 1e6, c.batch_size, c.context),
+                 "use a smaller model, --batch-size (with --grad-accum) or --context");
     // The tokenizer goes into every checkpoint, from these bytes (read once: the source folder
     // may change while the run goes on).
     const auto [vocab_file, merges_file] = tokenizer_files(tok_dir);
