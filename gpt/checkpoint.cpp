@@ -8,6 +8,7 @@
 #include "gpt/checkpoint.h"
 
 #include <filesystem>
+#include <set>
 
 #include "nn/safetensors.h"
 #include "tensor/io.h"
@@ -17,32 +18,78 @@ namespace gradstack::gpt {
 namespace fs = std::filesystem;
 
 namespace {
+
 bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
-}  // namespace
 
-void load_weights(GPT2LMHeadModel& model, const std::string& path) {
-    SafetensorsFile file = load_safetensors(path);
-    NamedTensors renamed;
-    const Shape wte_shape = model.transformer->wte->weight.shape();
+// The file's keys under our names ("transformer." + key when it lacks the prefix), without the
+// skipped ones (mask buffers, the tied lm_head.weight): our name -> the file's key.
+std::map<std::string, std::string> our_names(const SafetensorsFile& file) {
+    std::map<std::string, std::string> names;
     for (const std::string& key : file.keys()) {
         if (ends_with(key, ".attn.bias") || ends_with(key, ".attn.masked_bias")) continue;
-        if (key == "lm_head.weight") {
-            check(file.info(key).shape == wte_shape,
-                  "{}: lm_head.weight has shape {} but the tied wte.weight is {} (does config.json "
-                  "describe the same model as the weights?)", path,
-                  shape_str(file.info(key).shape), shape_str(wte_shape));
-            continue;
-        }
-        std::string name = key.rfind("transformer.", 0) == 0 ? key : "transformer." + key;
-        renamed.emplace_back(name, file.get(key));
+        if (key == "lm_head.weight") continue;
+        names[key.rfind("transformer.", 0) == 0 ? key : "transformer." + key] = key;
     }
-    model.load_state_dict(renamed, /*strict=*/true,
-                          path + " (does config.json describe the same model as the weights?)");
+    return names;
 }
 
-std::shared_ptr<GPT2LMHeadModel> load_pretrained(const std::string& dir) {
+// lm_head.weight, when present, is the tied copy of wte: only its shape is checked.
+void check_lm_head(const SafetensorsFile& file, const Shape& wte_shape) {
+    if (!file.contains("lm_head.weight")) return;
+    check(file.info("lm_head.weight").shape == wte_shape,
+          "{}: lm_head.weight has shape {} but the tied wte.weight is {} (does config.json "
+          "describe the same model as the weights?)",
+          file.name(), shape_str(file.info("lm_head.weight").shape), shape_str(wte_shape));
+}
+
+// Loads the file's tensors (already checked) into `model` under our names.
+void load_tensors(GPT2LMHeadModel& model, const SafetensorsFile& file) {
+    NamedTensors renamed;
+    for (const auto& [name, key] : our_names(file)) renamed.emplace_back(name, file.get(key));
+    model.load_state_dict(renamed, /*strict=*/true,
+                          file.name() + " (does config.json describe the same model as the weights?)");
+}
+
+}  // namespace
+
+void check_header_matches(const GPT2Config& config, const SafetensorsFile& file,
+                          const std::string& config_source) {
+    const std::map<std::string, std::string> names = our_names(file);
+    // The layer count first, from the "transformer.h.<i>." names: it needs no table of shapes,
+    // so a config with n_layer 1e9 costs nothing to refuse.
+    std::set<int64_t> layers;
+    for (const auto& [name, key] : names) {
+        if (name.rfind("transformer.h.", 0) != 0) continue;
+        const size_t dot = name.find('.', 14);
+        const std::string index = name.substr(14, dot == std::string::npos ? dot : dot - 14);
+        if (!index.empty() && index.size() <= 9 &&
+            index.find_first_not_of("0123456789") == std::string::npos)
+            layers.insert(std::stoll(index));
+    }
+    // (Fewer layers in the config than in the file is left to the full comparison below, which
+    // names each unexpected tensor.)
+    check(config.n_layer <= static_cast<int64_t>(layers.size()),
+          "{}: n_layer is {} but {} holds {} layers; config.json and the weights describe "
+          "different models",
+          config_source, config.n_layer, file.name(), layers.size());
+    std::map<std::string, Shape> found;
+    for (const auto& [name, key] : names) found[name] = file.info(key).shape;
+    compare_shapes(config.parameter_shapes(), found, file.name(), /*strict=*/true,
+                   "the model " + config_source + " describes");
+    check_lm_head(file, {config.vocab_size, config.n_embd});
+}
+
+void load_weights(GPT2LMHeadModel& model, const std::string& path, const LoadOptions& options) {
+    SafetensorsFile file = load_safetensors(path);
+    check_lm_head(file, model.transformer->wte->weight.shape());
+    if (!options.allow_nonfinite) check_finite(file, kAllowNonfiniteHint);
+    load_tensors(model, file);
+}
+
+std::shared_ptr<GPT2LMHeadModel> load_pretrained(const std::string& dir,
+                                                 const LoadOptions& options) {
     check(fs::is_directory(dir), "{}: no such model folder; download one with `gradstack download "
                                  "gpt2 --out DIR` or train one with `gradstack train`", dir);
     const std::string weights = (fs::path(dir) / "model.safetensors").string();
@@ -52,9 +99,14 @@ std::shared_ptr<GPT2LMHeadModel> load_pretrained(const std::string& dir) {
              "save_pretrained(safe_serialization=True) writes them)",
              weights, pickle ? " (the folder has pytorch_model.bin, a Python pickle)" : "");
     }
-    GPT2Config config = load_config((fs::path(dir) / "config.json").string());
+    const std::string config_path = (fs::path(dir) / "config.json").string();
+    GPT2Config config = load_config(config_path);
+    // Header against config before a byte of the model is allocated; then the values.
+    SafetensorsFile file = load_safetensors(weights);
+    check_header_matches(config, file, config_path);
+    if (!options.allow_nonfinite) check_finite(file, kAllowNonfiniteHint);
     auto model = std::make_shared<GPT2LMHeadModel>(config);
-    load_weights(*model, weights);
+    load_tensors(*model, file);
     model->eval();
     return model;
 }

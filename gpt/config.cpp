@@ -1,11 +1,14 @@
-// config.json reading and writing (see config.h).
+// config.json reading and writing (see config.h), and the shapes a config implies.
 #include "gpt/config.h"
 
-#include <fstream>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
 #include "tensor/error.h"
+#include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::gpt {
 
@@ -17,19 +20,64 @@ void GPT2Config::validate(const std::string& source) const {
     check(layer_norm_epsilon > 0, "{}: layer_norm_epsilon must be positive", source);
     for (double p : {resid_pdrop, embd_pdrop, attn_pdrop})
         check(p >= 0 && p < 1, "{}: dropout probabilities must be in [0, 1), got {}", source, p);
+    check(vocab_size <= (int64_t{1} << 31) - 1, "{}: vocab_size {} is more than 2^31 - 1 ids", source,
+          vocab_size);
+    // The parameters alone, in the model's dtype, must fit in memory: a config with n_layer 1e9
+    // is refused here instead of after minutes of allocating.
+    const double bytes = parameter_count() * static_cast<double>(itemsize(dtype));
+    const double memory =
+        static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+    check(memory <= 0 || bytes <= memory,
+          "{}: n_layer {}, n_embd {}, n_positions {}, vocab_size {} make {:.3g} parameters ({:.3g} GB "
+          "in {}), more than this machine's {:.3g} GB of memory; is the config right?",
+          source, n_layer, n_embd, n_positions, vocab_size, parameter_count(), bytes / 1e9, dtype,
+          memory / 1e9);
+}
+
+double GPT2Config::parameter_count() const {
+    const double C = static_cast<double>(n_embd), I = static_cast<double>(inner());
+    // Per block: ln_1 and ln_2 (2C each), c_attn (C x 3C + 3C), attn.c_proj (C x C + C),
+    // c_fc (C x I + I), mlp.c_proj (I x C + C).
+    const double block = 4 * C + 3 * C * C + 3 * C + C * C + C + C * I + I + I * C + C;
+    return (static_cast<double>(vocab_size) + static_cast<double>(n_positions)) * C +
+           static_cast<double>(n_layer) * block + 2 * C;
+}
+
+std::map<std::string, Shape> GPT2Config::parameter_shapes() const {
+    const int64_t C = n_embd, I = inner();
+    std::map<std::string, Shape> shapes = {
+        {"transformer.wte.weight", {vocab_size, C}},
+        {"transformer.wpe.weight", {n_positions, C}},
+        {"transformer.ln_f.weight", {C}},
+        {"transformer.ln_f.bias", {C}},
+    };
+    for (int64_t l = 0; l < n_layer; ++l) {
+        const std::string h = fmt::format("transformer.h.{}.", l);
+        for (const char* ln : {"ln_1", "ln_2"}) {
+            shapes[h + ln + ".weight"] = {C};
+            shapes[h + ln + ".bias"] = {C};
+        }
+        shapes[h + "attn.c_attn.weight"] = {C, 3 * C};
+        shapes[h + "attn.c_attn.bias"] = {3 * C};
+        shapes[h + "attn.c_proj.weight"] = {C, C};
+        shapes[h + "attn.c_proj.bias"] = {C};
+        shapes[h + "mlp.c_fc.weight"] = {C, I};
+        shapes[h + "mlp.c_fc.bias"] = {I};
+        shapes[h + "mlp.c_proj.weight"] = {I, C};
+        shapes[h + "mlp.c_proj.bias"] = {C};
+    }
+    return shapes;
 }
 
 GPT2Config load_config(const std::string& path) {
-    std::ifstream in(path);
-    check(static_cast<bool>(in), "{}: cannot open the model config (expected a Hugging Face "
-                                 "config.json)", path);
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        fail("{}: not valid JSON: {}", path, e.what());
-    }
-    check(j.is_object(), "{}: expected a JSON object", path);
+    return parse_config(
+        read_input_file(path, kMaxConfigBytes, "the model config (a Hugging Face config.json)"),
+        path);
+}
+
+GPT2Config parse_config(const std::string& text, const std::string& path) {
+    const nlohmann::json j = parse_json(text, path);
+    check(j.is_object(), "{}: expected a JSON object, got a {}", path, j.type_name());
     GPT2Config c;
     // An optional numeric key (absent or null keeps the default); int64_t fields want integers.
     auto get = [&]<class Field>(const char* key, Field& field) {
@@ -37,7 +85,11 @@ GPT2Config load_config(const std::string& path) {
         constexpr bool integer = std::is_integral_v<Field>;
         check(integer ? j[key].is_number_integer() : j[key].is_number(),
               "{}: '{}' must be {}, got {}", path, key, integer ? "an integer" : "a number",
-              j[key].dump());
+              json_excerpt(j[key]));
+        // An unsigned integer above int64's range would wrap: refuse it by name.
+        check(!integer || !j[key].is_number_unsigned() ||
+                  j[key].get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX),
+              "{}: '{}' = {} is out of range", path, key, json_excerpt(j[key]));
         field = j[key].get<Field>();
     };
     get("vocab_size", c.vocab_size);
@@ -53,16 +105,18 @@ GPT2Config load_config(const std::string& path) {
     get("embd_pdrop", c.embd_pdrop);
     get("attn_pdrop", c.attn_pdrop);
     get("initializer_range", c.initializer_range);
-    if (j.contains("tie_word_embeddings")) c.tie_word_embeddings = j["tie_word_embeddings"].get<bool>();
+    auto flag = [&](const char* key, bool fallback) {
+        return j.contains(key) ? json_get<bool>(j, key, path, "true or false") : fallback;
+    };
+    c.tie_word_embeddings = flag("tie_word_embeddings", true);
     if (j.contains("activation_function")) {
-        std::string act = j["activation_function"].get<std::string>();
+        std::string act = json_get<std::string>(j, "activation_function", path, "a string");
         check(act == "gelu_new", "{}: activation_function '{}' is not supported (GPT-2 uses gelu_new)",
-              path, act);
+              path, excerpt(act));
     }
-    for (const char* flag : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"})
-        check(!j.contains(flag) || !j[flag].get<bool>(), "{}: '{}' = true is not supported", path, flag);
-    if (j.contains("scale_attn_weights"))
-        check(j["scale_attn_weights"].get<bool>(), "{}: scale_attn_weights = false is not supported", path);
+    for (const char* key : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"})
+        check(!flag(key, false), "{}: '{}' = true is not supported", path, key);
+    check(flag("scale_attn_weights", true), "{}: scale_attn_weights = false is not supported", path);
     check(c.tie_word_embeddings, "{}: untied word embeddings are not supported", path);
     c.validate(path);
     return c;

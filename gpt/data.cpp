@@ -76,6 +76,7 @@ void write_token_file(const std::vector<fs::path>& files, const Tokenizer& token
     header.source_key = key;
     header.text_bytes = text_bytes;
     header.count = ids.size();
+    header.checksum = content_checksum(files, ids.data(), ids.size() * sizeof(Id));
     write_file_atomically(path.string(), [&](OutputFile& out) {
         out.write(&header, sizeof header);
         out.write(ids.data(), ids.size() * sizeof(Id));
@@ -133,6 +134,18 @@ uint64_t source_key(const std::vector<fs::path>& files) {
     return fnv.h;
 }
 
+uint64_t content_checksum(const std::vector<fs::path>& files, const void* ids,
+                          std::size_t nbytes) {
+    Fnv fnv;
+    for (const fs::path& file : files) {
+        const MappedFile mapped(file.string());
+        fnv.mix_u64(mapped.size());
+        fnv.mix(mapped.data(), mapped.size());
+    }
+    fnv.mix(ids, nbytes);
+    return fnv.h;
+}
+
 TokenFile TokenFile::map(const fs::path& path) {
     TokenFile t;
     t.path_ = path;
@@ -171,19 +184,28 @@ TokenFile TokenFile::open(const std::vector<fs::path>& files, const Tokenizer& t
     name.mix_u64(kTokenFileVersion);
     const fs::path path = cache_dir / fmt::format("tokens-{:016x}.bin", name.h);
 
+    std::string reason;
     if (fs::exists(path)) {
         try {
             TokenFile t = map(path);
             const TokenFileHeader& h = t.header_;
-            if (h.source_key == key && h.tokenizer_hash == tokenizer.fingerprint() &&
-                h.vocab_size == static_cast<uint64_t>(tokenizer.vocab_size())) {
+            if (h.source_key != key || h.tokenizer_hash != tokenizer.fingerprint() ||
+                h.vocab_size != static_cast<uint64_t>(tokenizer.vocab_size())) {
+                reason = "its header names other files or another tokenizer";
+            } else if (content_checksum(files, t.ids_, h.count * h.bytes_per_token) !=
+                       h.checksum) {
+                reason = "its checksum does not match its ids and the text (a flipped bit, or "
+                         "a file edited in place)";
+            } else {
                 t.origin_ = Origin::cache_hit;
                 return t;
             }
-        } catch (const Error&) {
+        } catch (const Error& e) {
             // A damaged cache file (cut short by a crash of an older build, edited by hand): the
             // files it came from are still here, so make it again.
+            reason = e.what();
         }
+        fmt::print(stderr, "[data] {}: {}; tokenizing again\n", path.string(), reason);
     }
     std::error_code ec;
     fs::create_directories(cache_dir, ec);
@@ -196,6 +218,7 @@ TokenFile TokenFile::open(const std::vector<fs::path>& files, const Tokenizer& t
     }
     TokenFile t = map(path);
     t.origin_ = Origin::tokenized;
+    t.rebuild_reason_ = reason;
     return t;
 }
 

@@ -42,14 +42,21 @@ struct TokenFileHeader {
     uint64_t source_key;       // source_key() of the files it was made from
     uint64_t text_bytes;       // bytes of text tokenized
     uint64_t count;            // number of ids
-    uint64_t reserved;         // 0
+    uint64_t checksum;         // content_checksum(): the source texts' bytes, then the ids' bytes
 };
 static_assert(sizeof(TokenFileHeader) == 64);
-inline constexpr uint32_t kTokenFileVersion = 1;
+// Version 2 added the checksum (version 1 had a reserved 0 there); older files are re-made.
+inline constexpr uint32_t kTokenFileVersion = 2;
 
 // A hash (FNV-1a) of each file's absolute path, size and modification time, in order: changes
 // when a file is edited, touched, added, removed or renamed. Throws for a missing file.
 uint64_t source_key(const std::vector<std::filesystem::path>& files);
+
+// FNV-1a over the bytes of `files` (in order), then over `nbytes` bytes of ids at `ids`: what a
+// token file's header keeps in `checksum`. A bit flipped in the ids, or a source text edited in
+// place with its size and mtime kept, changes it.
+uint64_t content_checksum(const std::vector<std::filesystem::path>& files, const void* ids,
+                          std::size_t nbytes);
 
 // A read-only, memory-mapped token file.
 class TokenFile {
@@ -63,8 +70,11 @@ class TokenFile {
     // and vocabulary size, same files, sizes and mtimes), it is mapped as is; otherwise the files
     // are checked for UTF-8 (the error names the file and the byte offset), tokenized, written
     // there atomically (the folder is created) and mapped. <key> hashes the files' source_key and
-    // the tokenizer, so several corpora or tokenizers can share a cache folder. A damaged cache
-    // file is re-made, not an error. Throws gradstack::Error when the files hold no text at all.
+    // the tokenizer, so several corpora or tokenizers can share a cache folder. A cache file hit
+    // is checked against its checksum (ids and source texts, content_checksum); a damaged cache
+    // file (cut short, bit-flipped, older version) is re-made with a line on stderr saying why,
+    // not an error (rebuild_reason() keeps the why). Throws gradstack::Error when the files hold
+    // no text at all.
     static TokenFile open(const std::vector<std::filesystem::path>& files,
                           const Tokenizer& tokenizer, const std::filesystem::path& cache_dir);
     // Maps an existing token file. Throws gradstack::Error naming it when the header is not a
@@ -82,6 +92,9 @@ class TokenFile {
     const TokenFileHeader& header() const { return header_; }
     const std::filesystem::path& path() const { return path_; }
     Origin origin() const { return origin_; }
+    // Why open() tokenized again although a cache file was there ("" when it was not there or
+    // was used).
+    const std::string& rebuild_reason() const { return rebuild_reason_; }
 
   private:
     TokenFile() = default;
@@ -91,6 +104,7 @@ class TokenFile {
     bool wide_ = false;  // 4 bytes per id
     std::filesystem::path path_;
     Origin origin_ = Origin::cache_hit;
+    std::string rebuild_reason_;
 };
 
 // Token ids [begin, end) of a TokenFile.

@@ -55,6 +55,7 @@ namespace {
 // Digest of `prefix` followed by the file's bytes, read in 1 MiB blocks (gpt2-xl's 6 GB file
 // never sits in memory).
 std::string digest_file(const fs::path& path, const EVP_MD* md, const std::string& prefix) {
+    check_input_file(path.string(), "a downloaded file to check");  // a FIFO would block
     std::ifstream in(path, std::ios::binary);
     check(in.good(), "[hub] cannot read {}", path.string());
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "tensor/io.h"
+#include "tensor/json.h"
 #include "tensor/kernels/copy.h"
 
 namespace gradstack {
@@ -93,13 +94,7 @@ std::optional<uint64_t> as_unsigned(const json& v) {
 
 [[noreturn]] void bad_entry(const std::string& name, const std::string& key,
                             const std::string& what) {
-    fail("{}: tensor '{}': {}; {}", name, key, what, kHintCorrupt);
-}
-
-// A JSON value for an error message, cut to a readable length (the header may hold anything).
-std::string short_dump(const json& v) {
-    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-    return s.size() <= 60 ? s : s.substr(0, 57) + "...";
+    fail("{}: tensor '{}': {}; {}", name, excerpt(key, 200), what, kHintCorrupt);
 }
 
 std::string offsets_str(uint64_t begin, uint64_t end) {
@@ -171,7 +166,8 @@ public:
             check(info->begin == position,
                   "{}: bytes {} of the data belong to no tensor (the next one, '{}', starts at "
                   "{}); {}",
-                  name, offsets_str(position, info->begin), *key, info->begin, kHintCorrupt);
+                  name, offsets_str(position, info->begin), excerpt(*key, 200), info->begin,
+                  kHintCorrupt);
             position = info->end;
             previous = key;
         }
@@ -197,21 +193,24 @@ private:
                 const std::string& key = parsed.get_ref<const std::string&>();
                 bool fresh = open.back().insert(key).second;
                 if (depth == 1) {
-                    check(fresh, "{}: tensor '{}' appears twice in the header; {}", name, key,
-                          kHintCorrupt);
+                    check(fresh, "{}: tensor '{}' appears twice in the header; {}", name,
+                          excerpt(key, 200), kHintCorrupt);
                     order.push_back(key);
                     entry = key;
                 } else {
-                    check(fresh, "{}: tensor '{}': field '{}' appears twice; {}", name, entry, key,
-                          kHintCorrupt);
+                    check(fresh, "{}: tensor '{}': field '{}' appears twice; {}", name,
+                          excerpt(entry, 200), excerpt(key), kHintCorrupt);
                 }
             }
             return true;
         };
+        // Nesting is bounded first (tensor/json.h): a header of 100,000 '[' is refused here
+        // instead of crashing whatever prints or copies it. A real header nests 3 deep.
+        check_json_depth({text, n}, name + ": the header", kMaxJsonDepth);
         try {
             return json::parse(text, text + n, callback);
         } catch (const json::exception& e) {
-            fail("{}: the header is not valid JSON ({}); {}", name, e.what(), kHintCorrupt);
+            fail("{}: the header is not valid JSON ({}); {}", name, json_message(e), kHintCorrupt);
         }
     }
 
@@ -222,7 +221,7 @@ private:
         std::map<std::string, std::string> metadata;
         for (const auto& [key, v] : value.items()) {
             check(v.is_string(), "{}: '__metadata__' entry '{}' must be a string, got a {}; {}",
-                  name, key, v.type_name(), kHintCorrupt);
+                  name, excerpt(key), v.type_name(), kHintCorrupt);
             metadata.emplace(key, v.get<std::string>());
         }
         return metadata;
@@ -248,7 +247,7 @@ private:
         if (file_dtype == nullptr) {
             bad(fmt::format("dtype {} is not supported (gradstack reads F32, F64, I64, BOOL, F16 "
                             "and BF16)",
-                            short_dump(dtype)));
+                            json_excerpt(dtype)));
         }
         info.dtype = file_dtype->loaded_as;
 
@@ -260,13 +259,13 @@ private:
         for (const json& s : shape) {
             std::optional<uint64_t> size = as_unsigned(s);
             if (!size) {
-                bad(fmt::format("\"shape\" {} holds {}, not a size >= 0", short_dump(shape),
-                                short_dump(s)));
+                bad(fmt::format("\"shape\" {} holds {}, not a size >= 0", json_excerpt(shape),
+                                json_excerpt(s)));
             }
             if (__builtin_mul_overflow(numel, *size, &numel) ||
                 numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
                 bad(fmt::format("\"shape\" {} has more elements than fit in 63 bits",
-                                short_dump(shape)));
+                                json_excerpt(shape)));
             }
             info.shape.push_back(static_cast<int64_t>(*size));
         }
@@ -274,28 +273,29 @@ private:
         const json& offsets = value.at("data_offsets");
         if (!offsets.is_array() || offsets.size() != 2) {
             bad(fmt::format("\"data_offsets\" must be a list [begin, end], got {}",
-                            short_dump(offsets)));
+                            json_excerpt(offsets)));
         }
         std::optional<uint64_t> begin = as_unsigned(offsets[0]), end = as_unsigned(offsets[1]);
         if (!begin || !end) {
             bad(fmt::format("\"data_offsets\" {} must hold two integers >= 0",
-                            short_dump(offsets)));
+                            json_excerpt(offsets)));
         }
         info.begin = *begin;
         info.end = *end;
         if (info.begin > info.end) {
-            bad(fmt::format("\"data_offsets\" {} begin after they end", short_dump(offsets)));
+            bad(fmt::format("\"data_offsets\" {} begin after they end", json_excerpt(offsets)));
         }
         if (info.end > data_size) {
             fail("{}: tensor '{}': bytes {} lie beyond the end of the data region ({} bytes); {}",
-                 name, key, offsets_str(info.begin, info.end), data_size, kHintTruncated);
+                 name, excerpt(key, 200), offsets_str(info.begin, info.end), data_size,
+                 kHintTruncated);
         }
         uint64_t nbytes = 0;
         if (__builtin_mul_overflow(numel, file_dtype->itemsize, &nbytes) ||
             nbytes != info.end - info.begin) {
             bad(fmt::format("shape {} of {} needs {} x {} bytes but \"data_offsets\" {} hold {}",
-                            short_dump(shape), info.file_dtype, numel, file_dtype->itemsize,
-                            short_dump(offsets), info.end - info.begin));
+                            json_excerpt(shape), info.file_dtype, numel, file_dtype->itemsize,
+                            json_excerpt(offsets), info.end - info.begin));
         }
         return info;
     }
@@ -307,8 +307,8 @@ const TensorInfo& SafetensorsFile::info(const std::string& key) const {
         std::string some;
         for (size_t i = 0; i < keys_.size() && i < 5; ++i) some += (i ? ", " : "") + keys_[i];
         if (keys_.size() > 5) some += ", ...";
-        fail("{}: no tensor named '{}' (the file has {} tensors: {})", name_, key, keys_.size(),
-             some);
+        fail("{}: no tensor named '{}' (the file has {} tensors: {})", name_, excerpt(key, 200),
+             keys_.size(), excerpt(some, 300));
     }
     return it->second;
 }
@@ -415,6 +415,41 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
     });
 }
 
+// --- non-finite values
+
+namespace {
+
+// The index of the first non-finite element of `n` values at `p` (n when none), and their count.
+template <class T>
+std::pair<int64_t, int64_t> find_nonfinite(const T* p, int64_t n) {
+    int64_t first = n, count = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(p[i])) {
+            if (count++ == 0) first = i;
+        }
+    }
+    return {first, count};
+}
+
+}  // namespace
+
+void check_finite(const SafetensorsFile& file, const std::string& hint) {
+    for (const std::string& key : file.keys()) {
+        const DType dtype = file.info(key).dtype;
+        if (dtype != DType::f32 && dtype != DType::f64) continue;
+        const Tensor t = file.get(key);  // contiguous: wraps the file or is a fresh copy
+        const auto [first, count] = dtype == DType::f32
+                                        ? find_nonfinite(t.data<float>(), t.numel())
+                                        : find_nonfinite(t.data<double>(), t.numel());
+        if (count == 0) continue;
+        const double value = dtype == DType::f32 ? t.data<float>()[first] : t.data<double>()[first];
+        fail("{}: tensor '{}' {} holds {} non-finite value(s) (the first, element {}, is {}); the "
+             "file is damaged or was saved by a run that diverged{}{}",
+             file.name(), excerpt(key, 200), shape_str(t.shape()), count, first, value,
+             hint.empty() ? "" : "; ", hint);
+    }
+}
+
 // --- comparing a file with what a model expects
 
 std::string LoadReport::describe() const {
@@ -428,25 +463,53 @@ std::string LoadReport::describe() const {
     return s;
 }
 
+namespace {
+
+void throw_if_bad(const LoadReport& report, const std::string& name, const std::string& what) {
+    if (report.ok()) return;
+    // At most 60 lines: a file of 10,000 stray tensors should not print 10,000 lines.
+    std::string lines = report.describe();
+    size_t cut = 0;
+    for (int i = 0; i < 60 && cut != std::string::npos; ++i) cut = lines.find('\n', cut + 1);
+    if (cut != std::string::npos && cut + 1 < lines.size()) lines = lines.substr(0, cut + 1) + "...\n";
+    fail("{}: the tensors do not match {} ({} missing, {} unexpected, {} with another shape); "
+         "check that the file belongs to this model and configuration:\n{}",
+         name, what, report.missing.size(), report.unexpected.size(), report.mismatched.size(),
+         lines);
+}
+
+}  // namespace
+
 LoadReport compare_keys(const std::map<std::string, Shape>& expected, const SafetensorsFile& file,
                         bool strict) {
-    LoadReport report;
-    for (const auto& [key, shape] : expected) {
-        if (!file.contains(key)) {
-            report.missing.push_back(key);
-        } else if (file.info(key).shape != shape) {
-            report.mismatched.push_back({key, shape, file.info(key).shape});
-        }
-    }
+    std::map<std::string, Shape> found;
+    for (const std::string& key : file.keys()) found[key] = file.info(key).shape;
+    LoadReport report = compare_shapes(expected, found, file.name(), false);
+    // File order for the unexpected keys (compare_shapes gives them sorted).
+    report.unexpected.clear();
     for (const std::string& key : file.keys()) {
         if (!expected.count(key)) report.unexpected.push_back(key);
     }
-    if (strict && !report.ok()) {
-        fail("{}: the tensors do not match the model ({} missing, {} unexpected, {} with another "
-             "shape); check that the file belongs to this model and configuration:\n{}",
-             file.name(), report.missing.size(), report.unexpected.size(),
-             report.mismatched.size(), report.describe());
+    if (strict) throw_if_bad(report, file.name(), "the model");
+    return report;
+}
+
+LoadReport compare_shapes(const std::map<std::string, Shape>& expected,
+                          const std::map<std::string, Shape>& found, const std::string& name,
+                          bool strict, const std::string& what) {
+    LoadReport report;
+    for (const auto& [key, shape] : expected) {
+        auto it = found.find(key);
+        if (it == found.end()) {
+            report.missing.push_back(key);
+        } else if (it->second != shape) {
+            report.mismatched.push_back({key, shape, it->second});
+        }
     }
+    for (const auto& [key, shape] : found) {
+        if (!expected.count(key)) report.unexpected.push_back(key);
+    }
+    if (strict) throw_if_bad(report, name, what);
     return report;
 }
 

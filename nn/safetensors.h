@@ -86,6 +86,12 @@ SafetensorsFile load_safetensors(const std::string& path);
 // The same for bytes in memory (copied); `name` stands for the file in error messages.
 SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, const std::string& name);
 
+// Throws gradstack::Error naming the file and the tensor when a floating-point tensor of `file`
+// holds NaN or +-Inf: the first such element's index and value and how many there are, then
+// `hint` (what the caller's user can do, e.g. the flag that loads such a file anyway). Weights
+// like these give NaN logits: loading them silently turned into "Hello!!!!!" and perplexity -nan.
+void check_finite(const SafetensorsFile& file, const std::string& hint = "");
+
 // How a file's tensors compare to the names and shapes a model expects (Module::load_state_dict).
 struct ShapeMismatch {
     std::string key;
@@ -106,5 +112,10 @@ struct LoadReport {
 // throws gradstack::Error naming the file and listing every problem.
 LoadReport compare_keys(const std::map<std::string, Shape>& expected, const SafetensorsFile& file,
                         bool strict = false);
+// The same with the file's (name -> shape) already in hand, `found`, under the names `expected`
+// uses; `name` is the file and `what` says what it is compared with in the message ("the model").
+LoadReport compare_shapes(const std::map<std::string, Shape>& expected,
+                          const std::map<std::string, Shape>& found, const std::string& name,
+                          bool strict = false, const std::string& what = "the model");
 
 }  // namespace gradstack

@@ -4,11 +4,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "autograd/ops.h"
 #include "tensor/error.h"
+#include "tensor/io.h"
 
 namespace gradstack::pplm {
 
@@ -34,18 +33,16 @@ std::string trim(const std::string& s) {
 }
 
 std::vector<std::string> read_words(const fs::path& path, const std::string& shown) {
-    std::error_code ec;
-    check(fs::is_regular_file(path, ec), "bag of words '{}': {} is not a regular file", shown,
-          path.string());
-    check(fs::file_size(path, ec) <= (64u << 20), "bag of words '{}': {} is larger than 64 MiB",
-          shown, path.string());
-    std::ifstream in(path, std::ios::binary);
-    check(static_cast<bool>(in), "bag of words '{}': cannot open {}", shown, path.string());
+    // A regular file of at most 64 MiB (tensor/io.h: a FIFO or device is refused at once).
+    const std::string text =
+        read_input_file(path.string(), 64 * kMiB, fmt::format("bag of words '{}'", shown));
     std::vector<std::string> words;
-    std::string line;
-    while (std::getline(in, line)) {
-        std::string w = trim(line);
+    for (size_t start = 0; start < text.size();) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string w = trim(text.substr(start, end - start));
         if (!w.empty()) words.push_back(std::move(w));
+        start = end + 1;
     }
     return words;
 }

@@ -3,13 +3,14 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
+#include "gpt/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tensor/error.h"
 #include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::pplm {
 
@@ -35,16 +36,8 @@ json read_json(const fs::path& path) {
     std::error_code ec;
     check(fs::is_regular_file(path, ec), "{}: not found (a discriminator folder holds meta.json "
           "and head.safetensors, as gradstack train-discrim writes them)", path.string());
-    check(fs::file_size(path, ec) <= (1u << 20), "{}: larger than 1 MiB; not a meta.json",
-          path.string());
-    std::ifstream in(path);
-    check(static_cast<bool>(in), "{}: cannot open", path.string());
-    try {
-        // Depth is bounded by the size check above and the flat schema read below.
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        fail("{}: not valid JSON ({})", path.string(), e.what());
-    }
+    // A regular file of at most 1 MiB, nested at most 64 deep (tensor/json.h).
+    return read_json_file(path.string(), kMiB, "a discriminator's meta.json");
 }
 
 int64_t get_int(const json& j, const std::string& key, const fs::path& path) {
@@ -56,7 +49,7 @@ int64_t get_int(const json& j, const std::string& key, const fs::path& path) {
 
 }  // namespace
 
-Discriminator load_discriminator(const std::string& dir) {
+Discriminator load_discriminator(const std::string& dir, const gpt::LoadOptions& options) {
     const fs::path meta_path = fs::path(dir) / "meta.json";
     const fs::path head_path = fs::path(dir) / "head.safetensors";
     std::error_code ec;
@@ -75,11 +68,11 @@ Discriminator load_discriminator(const std::string& dir) {
     check(j.contains("class_vocab") && j["class_vocab"].is_object(),
           "{}: 'class_vocab' must be an object {{name: class id}}", meta_path.string());
     for (const auto& [name, id] : j["class_vocab"].items()) {
-        check(id.is_number_integer(), "{}: class_vocab['{}'] must be an integer class id",
-              meta_path.string(), name.substr(0, 80));
+        check(id.is_number_integer(), "{}: class_vocab['{}'] must be an integer class id, got {}",
+              meta_path.string(), excerpt(name), json_excerpt(id));
         const int64_t v = id.get<int64_t>();
         check(v >= 0 && v < m.class_size, "{}: class_vocab['{}'] = {} is not in [0, class_size={})",
-              meta_path.string(), name.substr(0, 80), v, m.class_size);
+              meta_path.string(), excerpt(name), v, m.class_size);
         m.class_vocab[name] = v;
     }
     m.default_class = get_int(j, "default_class", meta_path);
@@ -95,14 +88,10 @@ Discriminator load_discriminator(const std::string& dir) {
     const std::string prefix = file.contains("mlp.weight") && !file.contains("weight") ? "mlp." : "";
     compare_keys({{prefix + "weight", {m.class_size, m.embed_size}}, {prefix + "bias", {m.class_size}}},
                  file, /*strict=*/true);
+    if (!options.allow_nonfinite) check_finite(file, gpt::kAllowNonfiniteHint);
     NamedTensors tensors;
-    for (const char* key : {"weight", "bias"}) {
-        Tensor t = to_dtype(file.get(prefix + key), DType::f32);
-        for (float v : to_vector<float>(t))
-            check(std::isfinite(v), "{}: tensor '{}' holds a non-finite value ({})",
-                  head_path.string(), prefix + key, v);
-        tensors.emplace_back(key, t);
-    }
+    for (const char* key : {"weight", "bias"})
+        tensors.emplace_back(key, to_dtype(file.get(prefix + key), DType::f32));
     d.head->load_state_dict(tensors, true, head_path.string());
     d.head->eval();
     return d;

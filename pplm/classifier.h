@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "gpt/checkpoint.h"
 #include "gpt/model.h"
 #include "nn/module.h"
 
@@ -44,8 +45,8 @@ struct Discriminator {
 
 // Reads DIR/meta.json and DIR/head.safetensors. Throws gradstack::Error naming the file and key
 // for a missing file or key, a value of the wrong type or range, weights whose shapes disagree
-// with meta.json, and non-finite weights.
-Discriminator load_discriminator(const std::string& dir);
+// with meta.json, and non-finite weights (unless options.allow_nonfinite).
+Discriminator load_discriminator(const std::string& dir, const gpt::LoadOptions& options = {});
 // Writes both files into DIR (created), each atomically.
 void save_discriminator(const Discriminator& d, const std::string& dir);
 // Throws unless the head reads hidden states of this model (embed_size == n_embd).

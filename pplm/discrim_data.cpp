@@ -14,6 +14,7 @@
 #include "gpt/tokenizer/utf8.h"
 #include "pplm/discrim_train.h"
 #include "tensor/error.h"
+#include "tensor/io.h"
 
 namespace gradstack::pplm {
 
@@ -21,14 +22,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A regular file of training text (tensor/io.h: a FIFO or device is refused without blocking);
+// 1 GiB is far more than a discriminator's data (SST-5 is 2 MB).
 std::string read_whole_file(const std::string& path, const char* what) {
     std::error_code ec;
-    check(fs::is_regular_file(path, ec), "{} {}: not a readable file", what, path);
-    std::ifstream in(path, std::ios::binary);
-    check(static_cast<bool>(in), "{} {}: cannot open", what, path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    check(fs::exists(path, ec), "{} {}: not a readable file (no such file)", what, path);
+    return read_input_file(path, 1024 * kMiB, what);
 }
 
 // The lines of `text`, without their "\n" or "\r\n".

@@ -2,11 +2,11 @@
 #include "rl/reward.h"
 
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <memory>
 
 #include "tensor/error.h"
+#include "tensor/io.h"
 
 namespace gradstack::rl {
 
@@ -36,11 +36,16 @@ std::string escape_tsv(const std::string& text) {
 }
 
 Reward table_reward(const std::string& path, const gpt::Tokenizer& tokenizer, double missing) {
-    std::ifstream in(path);
-    check(static_cast<bool>(in), "{}: cannot open the reward table (tsv:FILE)", path);
+    // A regular file of at most 1 GiB (tensor/io.h: a FIFO or device is refused at once).
+    const std::string text = read_input_file(path, 1024 * kMiB, "the reward table (tsv:FILE)");
     auto table = std::make_shared<std::map<std::string, double>>();
-    std::string line;
-    for (int64_t n = 1; std::getline(in, line); ++n) {
+    int64_t n = 0;
+    for (size_t start = 0; start < text.size();) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        start = end + 1;
+        ++n;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty()) continue;
         const size_t tab = line.rfind('\t');
@@ -54,7 +59,7 @@ Reward table_reward(const std::string& path, const gpt::Tokenizer& tokenizer, do
             used = 0;
         }
         check(used == score_text.size() && used > 0 && std::isfinite(score),
-              "{}:{}: score '{}' is not a finite number", path, n, score_text.substr(0, 40));
+              "{}:{}: score '{}' is not a finite number", path, n, excerpt(score_text, 40));
         check(table->emplace(line.substr(0, tab), score).second, "{}:{}: response listed twice",
               path, n);
     }

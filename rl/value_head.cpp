@@ -2,7 +2,6 @@
 #include "rl/value_head.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
@@ -11,6 +10,7 @@
 #include "nn/safetensors.h"
 #include "tensor/error.h"
 #include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::rl {
 
@@ -42,7 +42,8 @@ ValueHeadConfig value_head_config(const nlohmann::json& j, const std::string& so
         try {
             it->get_to(field);
         } catch (const nlohmann::json::exception&) {
-            fail("{}: \"{}\" has the wrong type ({})", source, key, it->type_name());
+            fail("{}: \"{}\" has the wrong type (a {}: {})", source, key, it->type_name(),
+                 json_excerpt(*it));
         }
     };
     read("summary_type", c.summary_type);
@@ -101,33 +102,24 @@ void Policy::train(bool on) {
     v_head->train(on);
 }
 
-namespace {
-
-nlohmann::json read_json(const fs::path& path) {
-    std::ifstream in(path);
-    check(static_cast<bool>(in), "{}: cannot open", path.string());
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        fail("{}: not valid JSON ({})", path.string(), e.what());
-    }
-}
-
-}  // namespace
-
 Policy load_policy(const std::string& dir, bool detach_head, Generator* init_gen,
-                   const std::function<void(const std::string&)>& warn) {
+                   const std::function<void(const std::string&)>& warn,
+                   const gpt::LoadOptions& options) {
     Policy p;
-    p.lm = gpt::load_pretrained(dir);
+    p.lm = gpt::load_pretrained(dir, options);
     const fs::path config_path = fs::path(dir) / "config.json";
-    ValueHeadConfig vc = value_head_config(read_json(config_path), config_path.string());
+    ValueHeadConfig vc = value_head_config(
+        read_json_file(config_path.string(), gpt::kMaxConfigBytes, "the policy's config.json"),
+        config_path.string());
     vc.detach_head = detach_head;
     const gpt::GPT2Config& c = p.lm->config();
     p.v_head = std::make_shared<ValueHead>(vc, c.n_embd, c.initializer_range, c.dtype, init_gen);
     const fs::path head = fs::path(dir) / "value_head.safetensors";
     if (fs::exists(head)) {
+        const SafetensorsFile file = load_safetensors(head.string());
+        if (!options.allow_nonfinite) check_finite(file, gpt::kAllowNonfiniteHint);
         nn::NamedTensors renamed;
-        for (auto& [name, t] : load_safetensors(head.string()).tensors()) {
+        for (auto& [name, t] : file.tensors()) {
             check(name.rfind("v_head.", 0) == 0, "{}: unexpected tensor '{}' (a value head file "
                                                  "holds v_head.summary.weight and v_head.summary.bias)",
                   head.string(), name);

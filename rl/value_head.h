@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "gpt/checkpoint.h"
 #include "gpt/model.h"
 #include "nn/layers/activation.h"
 #include "nn/layers/linear.h"
@@ -78,9 +79,11 @@ struct Policy {
 // Loads a Hugging Face GPT-2 folder (gpt::load_pretrained) as a policy. DIR/value_head.safetensors,
 // when present, holds the head (saved by save_policy); otherwise the head is newly initialised and
 // `warn` is told its names, as transformers reports weights missing from a checkpoint. The head's
-// settings come from DIR/config.json's summary_* keys; detach_head from the argument.
+// settings come from DIR/config.json's summary_* keys; detach_head from the argument. NaN or Inf
+// in the model or the head is an error naming the tensor unless options.allow_nonfinite.
 Policy load_policy(const std::string& dir, bool detach_head, Generator* init_gen,
-                   const std::function<void(const std::string&)>& warn);
+                   const std::function<void(const std::string&)>& warn,
+                   const gpt::LoadOptions& options = {});
 
 // Writes the LM in Hugging Face layout (config.json with the summary_* keys added,
 // generation_config.json, model.safetensors: `gradstack generate --model DIR` loads it) and the

@@ -36,7 +36,9 @@ std::string json_message(const nlohmann::json::exception& e) {
         const size_t close = message.find("] ");
         if (close != std::string_view::npos) message.remove_prefix(close + 2);
     }
-    return std::string(message);
+    // The parser quotes what it last read ("number overflow parsing '1111...'"), which can be
+    // the whole input: bound it like any other untrusted value.
+    return excerpt(message, 240);
 }
 
 nlohmann::json parse_json(std::string_view text, const std::string& what, int max_depth) {

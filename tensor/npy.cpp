@@ -3,9 +3,11 @@
 // padded with spaces and a newline so that the data starts at a multiple of 64 bytes.
 #include "tensor/npy.h"
 
+#include <cctype>
 #include <cstring>
 #include <limits>
-#include <regex>
+#include <optional>
+#include <sstream>
 
 #include "tensor/io.h"
 #include "tensor/kernels/copy.h"
@@ -49,9 +51,31 @@ std::string descr_of(DType d) {
     return "";
 }
 
-// NumPy itself refuses headers longer than this (numpy.lib.format, max_header_size); the bound also
-// keeps std::regex (which recurses per character) away from huge inputs.
+// NumPy itself refuses headers longer than this (numpy.lib.format, max_header_size).
 constexpr size_t kMaxHeaderBytes = 10000;
+
+// The value of 'key' in the header's dict literal, as written: the text inside '...' for a
+// string, inside (...) for a tuple, else the bare word (True, False). A plain scan (no regex:
+// std::regex recurses per character and was the slow part of reading a header).
+std::optional<std::string> dict_value(const std::string& header, const std::string& key) {
+    const size_t at = header.find("'" + key + "'");
+    if (at == std::string::npos) return std::nullopt;
+    size_t p = at + key.size() + 2;
+    while (p < header.size() && header[p] == ' ') ++p;
+    if (p >= header.size() || header[p] != ':') return std::nullopt;
+    ++p;
+    while (p < header.size() && header[p] == ' ') ++p;
+    if (p >= header.size()) return std::nullopt;
+    const char open = header[p];
+    if (open == '\'' || open == '(') {
+        const size_t close = header.find(open == '(' ? ')' : '\'', p + 1);
+        if (close == std::string::npos) return std::nullopt;
+        return header.substr(p + 1, close - p - 1);
+    }
+    size_t end = p;
+    while (end < header.size() && std::isalpha(static_cast<unsigned char>(header[end]))) ++end;
+    return header.substr(p, end - p);
+}
 
 // One size of the 'shape' tuple: decimal digits only (spaces around), fitting in int64.
 int64_t parse_size(const std::string& item, const std::string& name) {
@@ -86,17 +110,17 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
     check(start + header_len <= bytes.size(), "{}: header of {} bytes runs past the end of the file",
           name, header_len);
     const std::string header = bytes.substr(start, header_len);
-    std::smatch m;
-    check(std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")),
-          "{}: header has no 'descr': {}", name, excerpt(header));
-    const std::string descr = m[1];
-    check(std::regex_search(header, m, std::regex("'fortran_order':\\s*(True|False)")),
-          "{}: header has no 'fortran_order'", name);
-    const bool fortran = m[1] == "True";
-    check(std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")),
-          "{}: header has no 'shape'", name);
+    const std::optional<std::string> descr_value = dict_value(header, "descr");
+    check(descr_value.has_value(), "{}: header has no 'descr': {}", name, excerpt(header));
+    const std::string descr = *descr_value;
+    const std::optional<std::string> fortran_value = dict_value(header, "fortran_order");
+    check(fortran_value == "True" || fortran_value == "False",
+          "{}: header has no 'fortran_order' True or False", name);
+    const bool fortran = fortran_value == "True";
+    const std::optional<std::string> shape_value = dict_value(header, "shape");
+    check(shape_value.has_value(), "{}: header has no 'shape'", name);
     Shape shape;
-    std::stringstream ss(m[1].str());
+    std::stringstream ss(*shape_value);
     // The element count is multiplied with overflow checks: (2^32, 2^32, 2) would wrap to 0
     // elements and pass the size check below.
     uint64_t count = 1;
@@ -106,7 +130,7 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
         check(!__builtin_mul_overflow(count, static_cast<uint64_t>(size), &count) &&
                   count <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
               "{}: shape ({}) has more elements than fit in 63 bits; the file is damaged", name,
-              excerpt(m[1].str()));
+              excerpt(*shape_value));
         shape.push_back(size);
     }
     const int64_t n = static_cast<int64_t>(count);

@@ -2,12 +2,12 @@
 #include "vae/latent_diffusion.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
 #include "nn/safetensors.h"
 #include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::vae {
 
@@ -59,24 +59,20 @@ std::shared_ptr<LatentDiffusion> load_diffusion(const std::string& dir, int64_t 
           "--diffusion {}: not a latent diffusion folder (no diffusion_config.json); make one "
           "with gradstack vae diffusion-train",
           dir);
-    std::ifstream in(p);
+    // A regular file of at most 16 MiB (the latent statistics are two short lists), nested at
+    // most 64 deep; each key named when it is missing or of the wrong type (tensor/json.h).
+    const std::string source = p.string();
+    const nlohmann::json j =
+        read_json_file(source, 16 * kMiB, "a latent diffusion config (diffusion_config.json)");
     DenoiserConfig c;
-    std::string name;
-    int64_t T = 0;
-    std::vector<double> mean, stddev;
-    try {
-        nlohmann::json j = nlohmann::json::parse(in);
-        c.latent = j.at("latent").get<int64_t>();
-        c.hidden = j.at("hidden").get<int64_t>();
-        c.layers = j.at("layers").get<int64_t>();
-        c.time_dim = j.at("time_dim").get<int64_t>();
-        name = j.at("schedule").get<std::string>();
-        T = j.at("timesteps").get<int64_t>();
-        mean = j.at("latent_mean").get<std::vector<double>>();
-        stddev = j.at("latent_std").get<std::vector<double>>();
-    } catch (const nlohmann::json::exception& e) {
-        fail("{}: not a diffusion config ({})", p.string(), e.what());
-    }
+    c.latent = json_get<int64_t>(j, "latent", source, "an integer");
+    c.hidden = json_get<int64_t>(j, "hidden", source, "an integer");
+    c.layers = json_get<int64_t>(j, "layers", source, "an integer");
+    c.time_dim = json_get<int64_t>(j, "time_dim", source, "an integer");
+    const auto name = json_get<std::string>(j, "schedule", source, "a string");
+    const auto T = json_get<int64_t>(j, "timesteps", source, "an integer");
+    const auto mean = json_get<std::vector<double>>(j, "latent_mean", source, "a list of numbers");
+    const auto stddev = json_get<std::vector<double>>(j, "latent_std", source, "a list of numbers");
     check(expect_latent < 0 || c.latent == expect_latent,
           "--diffusion {}: trained for latent size {}, but the VAE has latent size {}", dir,
           c.latent, expect_latent);
@@ -88,7 +84,9 @@ std::shared_ptr<LatentDiffusion> load_diffusion(const std::string& dir, int64_t 
     d->stddev = stddev;
     const std::string w = (fs::path(dir) / "denoiser.safetensors").string();
     check(fs::exists(w), "--diffusion {}: denoiser.safetensors is missing", dir);
-    d->net->load_state_dict(load_safetensors(w).tensors(), true, w);
+    const SafetensorsFile file = load_safetensors(w);
+    check_finite(file);
+    d->net->load_state_dict(file.tensors(), true, w);
     d->net->eval();
     return d;
 }

@@ -2,13 +2,13 @@
 #include "vae/model.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "autograd/ops.h"
 #include "gpt/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tensor/error.h"
 #include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::vae {
 
@@ -134,14 +134,6 @@ nlohmann::json vae_config_json(const VaeConfig& c, const nlohmann::json& extra) 
     return j;
 }
 
-namespace {
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    check(static_cast<bool>(in), "{}: cannot open", p.string());
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-}  // namespace
-
 VaeConfig load_vae_config(const std::string& dir, nlohmann::json* raw) {
     const fs::path d(dir);
     check(fs::is_directory(d), "--vae {}: no such folder", dir);
@@ -151,19 +143,18 @@ VaeConfig load_vae_config(const std::string& dir, nlohmann::json* raw) {
           dir);
     VaeConfig c;
     c.gpt = gpt::load_config((d / "config.json").string());
-    try {
-        nlohmann::json j = nlohmann::json::parse(slurp(p));
-        check(j.value("format", "") == "gradstack-vae", "{}: \"format\" is not gradstack-vae",
-              p.string());
-        c.latent = j.at("latent").get<int64_t>();
-        c.encoder_layers = j.at("encoder_layers").get<int64_t>();
-        c.embedding_conditioning = j.at("embedding_conditioning").get<bool>();
-        c.memory_conditioning = j.at("memory_conditioning").get<bool>();
-        c.max_length = j.at("max_length").get<int64_t>();
-        if (raw) *raw = j;
-    } catch (const nlohmann::json::exception& e) {
-        fail("{}: not a VAE config ({})", p.string(), e.what());
-    }
+    // A regular file of at most 1 MiB, nested at most 64 deep; each key named when it is
+    // missing or of the wrong type (tensor/json.h).
+    const std::string source = p.string();
+    const nlohmann::json j = read_json_file(source, kMiB, "a VAE config (vae_config.json)");
+    check(j.is_object() && j.value("format", nlohmann::json()) == "gradstack-vae",
+          "{}: \"format\" is not gradstack-vae", source);
+    c.latent = json_get<int64_t>(j, "latent", source, "an integer");
+    c.encoder_layers = json_get<int64_t>(j, "encoder_layers", source, "an integer");
+    c.embedding_conditioning = json_get<bool>(j, "embedding_conditioning", source, "true or false");
+    c.memory_conditioning = json_get<bool>(j, "memory_conditioning", source, "true or false");
+    c.max_length = json_get<int64_t>(j, "max_length", source, "an integer");
+    if (raw) *raw = j;
     c.validate();
     return c;
 }
@@ -185,7 +176,9 @@ std::shared_ptr<TextVae> load_vae(const std::string& dir) {
     auto model = std::make_shared<TextVae>(c);
     const std::string path = (fs::path(dir) / "model.safetensors").string();
     check(fs::exists(path), "--vae {}: model.safetensors is missing", dir);
-    model->load_state_dict(load_safetensors(path).tensors(), true, path);
+    const SafetensorsFile file = load_safetensors(path);
+    check_finite(file);
+    model->load_state_dict(file.tensors(), true, path);
     model->eval();
     return model;
 }

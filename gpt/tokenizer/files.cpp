@@ -1,14 +1,16 @@
 // Loading a GPT-2 style vocabulary: vocab.json (token text -> id) and merges.txt (one merge "a b"
 // per line, highest priority first), or OpenAI's names for the same, encoder.json and vocab.bpe.
 // Token texts are written in the byte-level alphabet of bytes_to_unicode(); this file turns them
-// into bytes and the merges into rules over ids.
-#include <fstream>
+// into bytes and the merges into rules over ids, and checks the two files against each other: a
+// merges file cut short (at a line boundary, so every line still parses) leaves vocabulary
+// tokens that no merge can make, and that is an error, not a tokenizer that silently differs.
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <unordered_map>
 
 #include "gpt/tokenizer/tokenizer.h"
 #include "tensor/error.h"
+#include "tensor/io.h"
+#include "tensor/json.h"
 
 namespace gradstack::gpt {
 
@@ -73,16 +75,19 @@ std::string token_text_to_bytes(std::string_view text) {
     return out;
 }
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    check(in.good(), "{}: cannot open the file", path.string());
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    check(!in.bad(), "{}: read error", path.string());
-    return std::move(buffer).str();
+// Added tokens that no merge makes, by the look of them: "<|endoftext|>", "<pad>", "[PAD]".
+bool looks_special(std::string_view text) {
+    return text.size() >= 3 && ((text.front() == '<' && text.back() == '>') ||
+                                (text.front() == '[' && text.back() == ']'));
 }
 
 }  // namespace
+
+std::string byte_token_text(unsigned char byte) {
+    std::string out;
+    append_utf8(out, bytes_to_unicode()[byte]);
+    return out;
+}
 
 std::string Tokenizer::token_text(int64_t id) const {
     std::string out;
@@ -98,10 +103,9 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
     // The vocabulary: a JSON object of token text -> id.
     nlohmann::json vocab;
     try {
-        vocab = nlohmann::json::parse(vocab_json);
-    } catch (const nlohmann::json::exception& e) {
-        fail("{}: not valid JSON ({}); the file is probably damaged: fetch it again", vocab_name,
-             e.what());
+        vocab = parse_json(vocab_json, vocab_name);
+    } catch (const Error& e) {
+        fail("{}; the file is probably damaged: fetch it again", e.what());
     }
     check(vocab.is_object() && !vocab.empty(),
           "{}: expected a JSON object of token -> id, got a {}", vocab_name,
@@ -110,10 +114,11 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
     std::unordered_map<std::string, uint32_t> id_of;
     std::vector<const std::string*> text_of;  // for the duplicate-id message
     for (const auto& [text, value] : vocab.items()) {
-        check(value.is_number_integer() && value.get<int64_t>() >= 0 &&
-                  value.get<int64_t>() <= kMaxId,
-              "{}: the id of token \"{}\" must be an integer in [0, 2^31), got {}", vocab_name,
-              text, value.dump());
+        // (if + fail rather than check: the message's excerpts are built only on failure)
+        if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
+            value.get<int64_t>() > kMaxId)
+            fail("{}: the id of token \"{}\" must be an integer in [0, 2^31), got {}", vocab_name,
+                 excerpt(text), json_excerpt(value));
         const auto id = static_cast<uint32_t>(value.get<int64_t>());
         if (id >= t.id_to_bytes_.size()) {
             t.id_to_bytes_.resize(id + 1);
@@ -121,8 +126,9 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
             text_of.resize(id + 1, nullptr);
         }
         auto [it, inserted] = id_of.emplace(text, id);
-        check(!t.has_id_[id], "{}: id {} is used by both \"{}\" and \"{}\"", vocab_name, id,
-              *text_of[id], text);
+        if (t.has_id_[id])
+            fail("{}: id {} is used by both \"{}\" and \"{}\"", vocab_name, id,
+                 excerpt(*text_of[id]), excerpt(text));
         t.has_id_[id] = true;
         text_of[id] = &it->first;
         t.id_to_bytes_[id] = token_text_to_bytes(text);
@@ -157,6 +163,15 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
         mix(&n, sizeof n);
         mix(t.id_to_bytes_[id].data(), t.id_to_bytes_[id].size());
     }
+    // made[id]: the token is a byte or the result of a merge read so far. A merge whose part is
+    // neither could never apply (BPE makes each part before it merges it), so its line is out of
+    // order or from another tokenizer.
+    std::vector<bool> made(t.id_to_bytes_.size(), false);
+    uint32_t first_byte_id = UINT32_MAX;
+    for (const uint32_t id : t.byte_ids_) {
+        made[id] = true;
+        first_byte_id = std::min(first_byte_id, id);
+    }
     for (std::size_t start = 0; start < merges_txt.size();) {
         std::size_t end = merges_txt.find('\n', start);
         if (end == std::string_view::npos) end = merges_txt.size();
@@ -166,34 +181,79 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty() || (line_no == 1 && line.front() == '#')) continue;
         const std::size_t space = line.find(' ');
-        check(space != std::string_view::npos && space > 0 && space + 1 < line.size() &&
-                  line.find(' ', space + 1) == std::string_view::npos,
-              "{} line {}: expected two tokens separated by one space, got \"{}\"", merges_name,
-              line_no, line);
+        if (space == std::string_view::npos || space == 0 || space + 1 >= line.size() ||
+            line.find(' ', space + 1) != std::string_view::npos)
+            fail("{} line {}: expected two tokens separated by one space, got \"{}\"",
+                 merges_name, line_no, excerpt(line));
         const std::string a(line.substr(0, space)), b(line.substr(space + 1));
         const auto ia = id_of.find(a), ib = id_of.find(b), imerged = id_of.find(a + b);
         for (const auto& [it, what] : {std::pair{ia, &a}, std::pair{ib, &b}}) {
-            check(it != id_of.end(), "{} line {}: \"{}\" is not a token of {}", merges_name,
-                  line_no, *what, vocab_name);
+            if (it == id_of.end())
+                fail("{} line {}: \"{}\" is not a token of {}", merges_name, line_no,
+                     excerpt(*what), vocab_name);
+            if (!made[it->second])
+                fail("{} line {}: \"{}\" is neither a byte nor made by an earlier merge, so this "
+                     "merge could never apply; the lines are out of order or the files come from "
+                     "different tokenizers",
+                     merges_name, line_no, excerpt(*what));
         }
-        check(imerged != id_of.end(),
-              "{} line {}: the merge of \"{}\" and \"{}\" gives \"{}\", which is not a token of "
-              "{}; are the two files from the same tokenizer?",
-              merges_name, line_no, a, b, a + b, vocab_name);
+        if (imerged == id_of.end())
+            fail("{} line {}: the merge of \"{}\" and \"{}\" gives \"{}\", which is not a token "
+                 "of {}; are the two files from the same tokenizer?",
+                 merges_name, line_no, excerpt(a), excerpt(b), excerpt(a + b), vocab_name);
+        const std::size_t before = t.merges_.size();
         t.merges_.add(ia->second, ib->second, rank++, imerged->second);
+        if (t.merges_.size() == before)
+            fail("{} line {}: the merge \"{} {}\" is given twice", merges_name, line_no,
+                 excerpt(a), excerpt(b));
+        made[imerged->second] = true;
         const uint32_t rule[3] = {ia->second, ib->second, imerged->second};
         mix(rule, sizeof rule);
     }
     t.fingerprint_ = hash;
     check(t.merges_.size() > 0, "{}: no merges found", merges_name);
+
+    // Every token must be a byte, made by a merge, or an added token: special by its look
+    // ("<|endoftext|>", "[PAD]") or in the block before the byte tokens where trainers put them
+    // (gradstack train-tokenizer and Hugging Face's BpeTrainer write --special tokens first).
+    // Anything else is a token the tokenizer can never produce, the mark of a merges file cut
+    // short: GPT-2 has 50,000 merges + 256 bytes + 1 special = 50,257 tokens, and a vocab.bpe cut
+    // in half leaves 25,000 such tokens.
+    std::size_t orphans = 0, specials = 0;
+    int64_t first_orphan = -1;
+    for (std::size_t id = 0; id < made.size(); ++id) {
+        if (!t.has_id_[id] || made[id]) continue;
+        const std::string& text = *text_of[id];
+        if (looks_special(text) || id < first_byte_id) {
+            ++specials;
+        } else if (orphans++ == 0) {
+            first_orphan = static_cast<int64_t>(id);
+        }
+    }
+    if (orphans > 0)
+        fail("{}: {} token(s) of {} are neither a byte, nor made by a merge, nor special (the "
+             "first: \"{}\", id {}); {} merges, 256 bytes and {} special token(s) do not make its "
+             "{} tokens: {} was probably cut short (fetch it again) or belongs to another "
+             "vocabulary",
+             merges_name, orphans, vocab_name, excerpt(*text_of[first_orphan]), first_orphan,
+             t.merges_.size(), specials, id_of.size(), merges_name);
     return t;
 }
 
 Tokenizer Tokenizer::from_files(const fs::path& vocab_json, const fs::path& merges_txt) {
     check(fs::exists(vocab_json), "{}: no such file", vocab_json.string());
     check(fs::exists(merges_txt), "{}: no such file", merges_txt.string());
-    return from_strings(read_file(vocab_json), read_file(merges_txt), vocab_json.string(),
-                        merges_txt.string());
+    return from_strings(
+        read_input_file(vocab_json.string(), kMaxTokenizerFileBytes, "a tokenizer vocabulary"),
+        read_input_file(merges_txt.string(), kMaxTokenizerFileBytes, "a tokenizer merges file"),
+        vocab_json.string(), merges_txt.string());
+}
+
+bool holds_tokenizer_files(const fs::path& dir) {
+    for (const char* name : {"vocab.json", "merges.txt", "encoder.json", "vocab.bpe"}) {
+        if (fs::exists(dir / name)) return true;
+    }
+    return false;
 }
 
 Tokenizer Tokenizer::from_directory(const fs::path& dir) {

@@ -45,24 +45,44 @@ std::string pcre2_message(int code) {
 
 }  // namespace
 
+// The pattern, compiled (and JIT-compiled) once per process and shared by every Pretokenizer: a
+// compiled PCRE2 pattern is never modified by matching, so threads may share it, each with its
+// own match data. Compiling took most of the time of loading a small tokenizer.
+namespace {
+
+struct CompiledPattern {
+    pcre2_code* code = nullptr;
+    bool jit = false;
+};
+
+const CompiledPattern& compiled_pattern() {
+    static const CompiledPattern pattern = [] {
+        int error = 0;
+        PCRE2_SIZE error_offset = 0;
+        pcre2_code* code =
+            pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kGpt2SplitPattern), PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &error, &error_offset, nullptr);
+        check(code != nullptr,
+              "[tokenizer] PCRE2 cannot compile the split pattern at offset {}: {}", error_offset,
+              pcre2_message(error));
+        // Without a JIT (some platforms) the interpreter gives the same matches, only slower.
+        return CompiledPattern{code, pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0};
+    }();
+    return pattern;
+}
+
+}  // namespace
+
 Pretokenizer::Pretokenizer() {
-    int error = 0;
-    PCRE2_SIZE error_offset = 0;
-    pcre2_code* code =
-        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kGpt2SplitPattern), PCRE2_ZERO_TERMINATED,
-                      PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &error, &error_offset, nullptr);
-    check(code != nullptr, "[tokenizer] PCRE2 cannot compile the split pattern at offset {}: {}",
-          error_offset, pcre2_message(error));
-    code_ = code;
-    // Without a JIT (some platforms) the interpreter gives the same matches, only slower.
-    jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
-    match_data_ = pcre2_match_data_create_from_pattern(code, nullptr);
+    const CompiledPattern& pattern = compiled_pattern();
+    code_ = pattern.code;
+    jit_ = pattern.jit;
+    match_data_ = pcre2_match_data_create_from_pattern(pattern.code, nullptr);
     check(match_data_ != nullptr, "[tokenizer] out of memory for PCRE2 match data");
 }
 
 Pretokenizer::~Pretokenizer() {
-    pcre2_match_data_free(as_match_data(match_data_));
-    pcre2_code_free(as_code(code_));
+    pcre2_match_data_free(as_match_data(match_data_));  // the pattern is shared: kept
 }
 
 std::size_t Pretokenizer::piece_end(std::string_view text, std::size_t start) {

@@ -33,7 +33,7 @@ public:
     std::vector<std::string_view> split(std::string_view text);
 
 private:
-    void* code_ = nullptr;        // pcre2_code*
+    void* code_ = nullptr;        // pcre2_code*, compiled once per process and shared
     void* match_data_ = nullptr;  // pcre2_match_data*
     bool jit_ = false;            // whether the JIT compiled the pattern (else the interpreter)
 };

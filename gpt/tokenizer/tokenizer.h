@@ -24,6 +24,18 @@ namespace gradstack::gpt {
 // themselves; the other 68 map to U+0100, U+0101, ... in byte order (space 0x20 -> U+0120 'Ġ').
 const std::array<char32_t, 256>& bytes_to_unicode();
 
+// The most bytes a vocab.json or merges.txt can need (GPT-2's: 1.0 MB and 0.5 MB).
+inline constexpr uint64_t kMaxTokenizerFileBytes = uint64_t{64} << 20;
+
+// Whether `dir` holds any of vocab.json, merges.txt, encoder.json, vocab.bpe: a model folder with
+// one of them carries its own tokenizer, and Tokenizer::from_directory then names a missing half
+// instead of anyone falling back to another tokenizer.
+bool holds_tokenizer_files(const std::filesystem::path& dir);
+
+// The vocabulary-file text of the token of one byte: its bytes_to_unicode() character as UTF-8
+// ("!" for '!', "Ġ" for ' ').
+std::string byte_token_text(unsigned char byte);
+
 // GPT-2's one special token: ordinary text unless encode() is told to allow special tokens.
 inline constexpr std::string_view kEndOfText = "<|endoftext|>";
 
@@ -31,8 +43,13 @@ class Tokenizer {
 public:
     // Loads a folder holding Hugging Face's vocab.json + merges.txt or OpenAI's encoder.json +
     // vocab.bpe (the same content under other names). Throws gradstack::Error naming the file for
-    // a missing file, bad JSON, a bad merges line, a merge whose parts or result are not in the
-    // vocabulary, a vocabulary without all 256 byte tokens, or an id used twice.
+    // a missing file (or half a pair), a file that is not a regular file or is larger than
+    // kMaxTokenizerFileBytes, bad JSON, a bad merges line, a merge whose parts or result are not
+    // in the vocabulary, a merge whose part no earlier merge makes, a merge given twice, a
+    // vocabulary without all 256 byte tokens, an id used twice, and vocabulary tokens that no
+    // merge makes (the merges file was cut short) other than added ones: special-looking
+    // ("<|endoftext|>", "<pad>", "[PAD]") or ids before the byte tokens (train-tokenizer's
+    // --special tokens).
     static Tokenizer from_directory(const std::filesystem::path& dir);
     // The same from the two files themselves.
     static Tokenizer from_files(const std::filesystem::path& vocab_json,

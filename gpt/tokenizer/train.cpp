@@ -20,19 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The byte-level text of one byte: its bytes_to_unicode() character as UTF-8 (all of them are
-// below U+0800, so one or two bytes).
-std::string byte_text(int b) {
-    const char32_t c = bytes_to_unicode()[b];
-    std::string s;
-    if (c < 0x80) {
-        s += static_cast<char>(c);
-    } else {
-        s += static_cast<char>(0xC0 | (c >> 6));
-        s += static_cast<char>(0x80 | (c & 0x3F));
-    }
-    return s;
-}
+std::string byte_text(int b) { return byte_token_text(static_cast<unsigned char>(b)); }
 
 // A pair of adjacent symbols as one 64-bit key. Comparing keys compares (left, right)
 // lexicographically, which is the tie-break order.
