@@ -16,6 +16,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops/reduce.h"
 #include "gpt/model.h"
+#include "tensor/io.h"
 #include "tensor/random.h"
 
 namespace gradstack::apps {
@@ -101,10 +102,18 @@ void memory_child(const GptFlags& f) {
     set_threads(f.common.threads.back());
     Generator gen(0);
     gpt::GPT2LMHeadModel model(gpt2_small(), &gen);
-    Workload w = f.memory_child == "prompt"
-                     ? prompt_workload(model, f.prompt_tokens, gen)
-                     : decode_workload(model, std::stoll(f.memory_child.substr(6)),
-                                       f.decode_prompt, f.new_tokens, gen);
+    // "prompt" or "decodeB" (what run_gpt passes)
+    const bool prompt = f.memory_child == "prompt";
+    check(prompt || f.memory_child.rfind("decode", 0) == 0,
+          "[bench gpt] --memory-child must be prompt or decodeB, got '{}'",
+          excerpt(f.memory_child, 40));
+    const std::vector<int64_t> batch =
+        prompt ? std::vector<int64_t>{} : parse_ids(f.memory_child.substr(6), "--memory-child");
+    check(prompt || (batch.size() == 1 && batch[0] >= 1),
+          "[bench gpt] --memory-child decodeB needs one batch size B >= 1, got '{}'",
+          excerpt(f.memory_child, 40));
+    Workload w = prompt ? prompt_workload(model, f.prompt_tokens, gen)
+                        : decode_workload(model, batch[0], f.decode_prompt, f.new_tokens, gen);
     w.run();
     fmt::print("{}\n", vmhwm_kb());
 }
@@ -122,7 +131,11 @@ int64_t our_peak_kb(const GptFlags& f, const std::string& workload) {
     bool got = std::fgets(buffer, sizeof buffer, p) != nullptr;
     int rc = pclose(p);
     check(got && rc == 0, "[bench gpt] memory child '{}' failed (exit {})", cmd, rc);
-    return std::stoll(buffer);
+    const std::string answer = std::string(buffer).substr(0, std::string(buffer).find('\n'));
+    const std::vector<int64_t> kb = parse_ids(answer, "[bench gpt] the memory child's answer");
+    check(kb.size() == 1, "[bench gpt] memory child '{}' answered '{}', not a size in kB", cmd,
+          excerpt(answer, 40));
+    return kb[0];
 }
 
 std::string torch_setup(const std::string& id, const std::string& workload, const GptFlags& f) {
@@ -214,17 +227,17 @@ void configure(CLI::App& command) {
     f->common.warmup = 1;
     add_bench_flags(command, f->common);
     command.add_option("--prompt-tokens", f->prompt_tokens, "tokens of the prompt forward")
-        ->check(CLI::Range(1, 1024))
+        ->check(integer_in(1, 1024))
         ->capture_default_str();
     command.add_option("--decode-prompt", f->decode_prompt, "prompt tokens before decoding")
-        ->check(CLI::Range(1, 1024))
+        ->check(integer_in(1, 1024))
         ->capture_default_str();
     command.add_option("--new-tokens", f->new_tokens, "greedy steps timed when decoding")
-        ->check(CLI::Range(1, 1023))
+        ->check(integer_in(1, 1023))
         ->capture_default_str();
     command.add_option("--batches", f->batches, "decoding batch sizes")
         ->delimiter(',')
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 4096))
         ->capture_default_str();
     command.add_flag("!--no-memory", f->memory, "skip the peak-memory measurements");
     command.add_option("--memory-child", f->memory_child)->group("");  // internal, see above

@@ -152,15 +152,16 @@ void configure(CLI::App& command) {
     add_bench_flags(command, f->common);
     command.add_option("--workloads", f->workloads, "recipe and/or gpt2")
         ->delimiter(',')
+        ->check(CLI::IsMember({"recipe", "gpt2"}))
         ->capture_default_str();
     command.add_option("--recipe-batch", f->recipe_batch, "batch size of the recipe step")
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 4096))
         ->capture_default_str();
     command.add_option("--gpt2-batch", f->gpt2_batch, "batch size of the GPT-2 124M step")
-        ->check(CLI::PositiveNumber)
+        ->check(integer_in(1, 4096))
         ->capture_default_str();
     command.add_option("--gpt2-context", f->gpt2_context, "tokens per GPT-2 124M window")
-        ->check(CLI::Range(1, 1024))
+        ->check(integer_in(1, 1024))
         ->capture_default_str();
     command.add_flag("!--no-torch", f->torch, "time gradstack only");
     command.callback([f] { run_train(*f); });

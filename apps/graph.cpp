@@ -66,6 +66,11 @@ int run_graph(int argc, char** argv) {
     check(fs::path(out).has_filename(), "--out {}: not a file name", out);
     std::error_code ec;
     check(!fs::is_directory(out, ec), "--out {}: is a folder; name the SVG file to write", out);
+    // The file is written next to --out and renamed onto it: an existing device or FIFO would be
+    // replaced (as root, /dev/full becomes a regular file), so only a regular file may be there.
+    const fs::file_status out_status = fs::status(out, ec);
+    check(!fs::exists(out_status) || fs::is_regular_file(out_status),
+          "--out {}: exists and is not a regular file; name a new SVG file", out);
     auto model = gpt::load_pretrained(model_dir);
     model->eval();  // no dropout nodes: the graph of the computation itself
     const int64_t T = static_cast<int64_t>(ids.size());

@@ -254,7 +254,7 @@ int run_playground(int argc, char** argv) {
                    "data/gpt2-tokenizer)");
     app.add_option("--port", port, "port to listen on (0: any free port, printed)")
         ->capture_default_str()
-        ->check(CLI::Range(0, 65535));
+        ->check(integer_in(0, 65535));
     app.add_option("--host", host, "address to bind (anything but loopback exposes the model)")
         ->capture_default_str();
     app.add_flag("--open", open, "open the page in the default browser (xdg-open)");

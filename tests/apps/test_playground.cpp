@@ -386,6 +386,10 @@ BOOST_AUTO_TEST_CASE(malformed_requests_get_4xx_and_the_server_keeps_serving) {
         {"/api/next", "\"text\"", 400, "body"},
         {"/api/next", "{\"text\": \"\xff\xfe\"}", 400, "body"},  // invalid UTF-8
         {"/api/next", "{\"text\": \"\xc3\"}", 400, "body"},      // a cut character
+        // 100,000 levels (issue 18): refused before parsing, never printed back whole
+        {"/api/next", "{\"text\": " + std::string(100000, '[') + std::string(100000, ']') + "}",
+         400, "body"},
+        {"/api/pplm", "{\"text\": \"a\", \"bags\": [[[[1]]]]}", 400, "bags"},
         {"/api/next", "{}", 400, "text"},
         {"/api/next", "{\"text\": 5}", 400, "text"},
         {"/api/next", "{\"text\": [\"a\"]}", 400, "text"},
