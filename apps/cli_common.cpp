@@ -78,7 +78,31 @@ CLI::Validator real_in(double lo, double hi, bool lo_open, bool hi_open) {
         "REAL in " + range);
 }
 
+namespace {
+
+// The class-wide guard behind parse_flags: every numeric option of `app` and its subcommands,
+// whatever range its own validator sets (or none), is read strictly: no clamping of 2^63, no
+// wrapped -1 for an unsigned option, no nan, inf or 1e999. The guards have no description, so
+// --help is unchanged.
+void guard_numbers(CLI::App& app) {
+    for (CLI::Option* o : app.get_options()) {
+        const std::string type = o->get_type_name();
+        auto guard = [&](CLI::Validator v) { o->check(CLI::Validator(v).description("")); };
+        if (type.rfind("INT", 0) == 0) {
+            guard(integer_in(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+        } else if (type.rfind("UINT", 0) == 0) {
+            guard(seed_value());
+        } else if (type.rfind("FLOAT", 0) == 0) {
+            guard(real_in(-kInf, kInf, true, true));
+        }
+    }
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) guard_numbers(*sub);
+}
+
+}  // namespace
+
 std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {
+    guard_numbers(app);
     app.failure_message([](const CLI::App*, const CLI::Error& e) {
         return "error: " + std::string(e.what()) + " (--help lists every flag)\n";
     });

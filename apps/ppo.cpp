@@ -287,7 +287,7 @@ int run_ppo(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--resume", run.resume, "continue the run in --out with its saved settings "
                  "(--steps may be raised); the statistics are those of an uninterrupted run");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
     // Everything is checked before any model is loaded.
     c.kl_penalty = rl::parse_kl_penalty(kl_penalty);

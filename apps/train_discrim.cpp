@@ -178,7 +178,7 @@ int run_train_discrim(int argc, char** argv) {
                    "if it has them, else the GPT-2 files of scripts/setup.sh)");
     app.add_flag("--overwrite", f.train.overwrite,
                  "replace an earlier run in --out (its epoch_*/, best/ and metrics)");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
     f.train.out = f.out;
 
     const gpt::GPT2Config config = validate(f);

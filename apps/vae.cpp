@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "apps/vae_commands.h"
 #include "gpt/trainer.h"
@@ -234,7 +235,7 @@ int run_vae(int argc, char** argv) {
     eval->add_option("--seed", ef.seed, "seed of z")->capture_default_str();
     eval->add_flag("--json", ef.json, "one JSON object on stdout (apps/README.md)");
 
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
     decode.greedy = !sample_tokens;
 
     if (train->parsed() || dtrain->parsed()) {
