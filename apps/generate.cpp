@@ -15,6 +15,7 @@
 #include "apps/command.h"
 #include "gpt/checkpoint.h"
 #include "gpt/generation/generate.h"
+#include "gpt/generation/memory.h"
 #include "gpt/tokenizer/tokenizer.h"
 #include "tensor/error.h"
 
@@ -40,6 +41,7 @@ int run_generate(int argc, char** argv) {
     g.top_k = 50;
     std::string early_stopping = "false";
     bool greedy = false, json_out = false;
+    gpt::LoadOptions load;
     app.add_option("--model", model_dir, "model folder (config.json + model.safetensors)")
         ->required();
     app.add_option("--tokenizer", tokenizer_dir,
@@ -49,18 +51,26 @@ int run_generate(int argc, char** argv) {
     auto* prompt_ids = app.add_option("--prompt-ids", prompts_ids,
                                       "prompt as token ids, e.g. 464,3616 (repeatable; \"\" is an "
                                       "empty prompt, which starts from BOS)");
-    app.add_option("--max-new-tokens", g.max_new_tokens, "tokens to generate at most")->required();
-    app.add_option("--min-new-tokens", g.min_new_tokens, "EOS is banned before this many")
-        ->capture_default_str();
+    // Every number is range-checked as it is parsed (cli_common.h), the contradictions between
+    // flags right after, both before the model is loaded.
+    app.add_option("--max-new-tokens", g.max_new_tokens, "tokens to generate at most")
+        ->required()
+        ->check(integer_in(0, kMaxCount));
+    auto* min_new = app.add_option("--min-new-tokens", g.min_new_tokens,
+                                   "EOS is banned before this many (<= --max-new-tokens)")
+        ->capture_default_str()
+        ->check(integer_in(0, kMaxCount));
     auto* greedy_flag = app.add_flag("--greedy", greedy, "greedy search (the default)");
     auto* beams = app.add_option("--num-beams", g.num_beams, "beam search with B beams")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(1, kMaxCount));
     auto* sample = app.add_flag("--sample", g.do_sample, "multinomial sampling");
     greedy_flag->excludes(beams)->excludes(sample);
     beams->excludes(sample);
     app.add_option("--length-penalty", g.length_penalty,
                    "beam score = sum of log-probs / length^x (length counts the prompt)")
         ->capture_default_str()
+        ->check(real_in(-kInf, kInf))
         ->needs(beams);
     app.add_option("--early-stopping", early_stopping,
                    "beam search stops a prompt: true (num_beams hypotheses done), false (HF's "
@@ -70,33 +80,61 @@ int run_generate(int argc, char** argv) {
         ->needs(beams);
     app.add_option("--temperature", g.temperature, "sampling temperature (> 0)")
         ->capture_default_str()
+        ->check(real_in(0, kInf, true))
         ->needs(sample);
     app.add_option("--top-k", g.top_k, "sample among the k likeliest tokens (0: all)")
         ->capture_default_str()
+        ->check(integer_in(0, kMaxCount))
         ->needs(sample);
     app.add_option("--top-p", g.top_p, "nucleus: the likeliest tokens holding p, in (0, 1]")
         ->capture_default_str()
+        ->check(real_in(0, 1, true))
         ->needs(sample);
     app.add_option("--no-repeat-ngram-size", g.no_repeat_ngram_size,
                    "never repeat an n-gram, the prompt's included (0: off)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(0, kMaxCount));
     app.add_option("--repetition-penalty", g.repetition_penalty,
                    "CTRL's penalty on tokens already present (1: off)")
-        ->capture_default_str();
-    app.add_option("--num-return-sequences", g.num_return_sequences,
+        ->capture_default_str()
+        ->check(real_in(0, kInf, true));
+    auto* return_seqs = app.add_option("--num-return-sequences", g.num_return_sequences,
                    "sequences per prompt (beam search: <= num beams; sampling: independent draws)")
-        ->capture_default_str();
-    app.add_option("--seed", g.seed, "sampling seed")->capture_default_str();
+        ->capture_default_str()
+        ->check(integer_in(1, kMaxCount));
+    app.add_option("--seed", g.seed, "sampling seed")
+        ->capture_default_str()
+        ->check(seed_value())
+        ->needs(sample);
     app.add_flag("--ignore-eos", g.ignore_eos, "do not stop at EOS: exactly max-new-tokens tokens");
+    app.add_flag("--allow-nonfinite", load.allow_nonfinite,
+                 "load weights that hold NaN or Inf (generation still stops at the first logit "
+                 "that is not finite)");
     app.add_flag("--json", json_out,
                  "print one JSON object: {\"prompts\": [{\"prompt_ids\", \"outputs\": [{\"new_ids\", "
                  "\"text\", \"score\" (beam search), \"logprobs\"}]}]}");
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
+    check(min_new->count() == 0 || g.min_new_tokens <= g.max_new_tokens,
+          "--min-new-tokens {} is more than --max-new-tokens {}: EOS would be banned for longer "
+          "than the generation lasts",
+          g.min_new_tokens, g.max_new_tokens);
+    check(return_seqs->count() == 0 || g.num_return_sequences == 1 || g.do_sample ||
+              g.num_beams > 1,
+          "--num-return-sequences {} needs --sample (independent draws) or --num-beams B >= {} "
+          "(greedy search returns one sequence)",
+          g.num_return_sequences, g.num_return_sequences);
+    check(g.num_beams == 1 || g.num_return_sequences <= g.num_beams,
+          "--num-return-sequences {} is more than --num-beams {}: beam search returns at most "
+          "num-beams sequences",
+          g.num_return_sequences, g.num_beams);
     g.early_stopping = gpt::parse_early_stopping(early_stopping);
     check(!prompts_text.empty() || !prompts_ids.empty(),
           "give at least one --prompt TEXT or --prompt-ids 1,2,3");
     g.validate();
+
+    std::vector<std::vector<int64_t>> parsed_ids;  // before anything is loaded
+    for (const std::string& text : prompts_ids) parsed_ids.push_back(parse_ids(text));
 
     std::optional<gpt::Tokenizer> tokenizer = find_tokenizer(tokenizer_dir, model_dir);
     check(prompts_text.empty() || tokenizer.has_value(),
@@ -106,13 +144,16 @@ int run_generate(int argc, char** argv) {
     size_t next_text = 0, next_ids = 0;
     for (const CLI::Option* opt : app.parse_order()) {
         if (opt == prompt) prompts.push_back(tokenizer->encode(prompts_text[next_text++]));
-        if (opt == prompt_ids) prompts.push_back(parse_ids(prompts_ids[next_ids++]));
+        if (opt == prompt_ids) prompts.push_back(parsed_ids[next_ids++]);
     }
 
-    auto model = gpt::load_pretrained(model_dir);
+    auto model = gpt::load_pretrained(model_dir, load);
     g.eos_token_id = model->config().eos_token_id;
     g.bos_token_id = model->config().bos_token_id;
     const auto ready = gpt::prepare_prompts(prompts, g, model->config());
+    // Beams and prompts are rows of one batch: refuse what the machine cannot hold before the
+    // first token is printed (gpt/generation/memory.h has the estimate).
+    gpt::check_generation_memory(model->config(), g, ready);
 
     auto text_of = [&](const std::vector<int64_t>& ids) {
         return tokenizer ? tokenizer->decode(ids) : fmt::format("{}", fmt::join(ids, " ")) + " ";
@@ -120,11 +161,15 @@ int run_generate(int argc, char** argv) {
     const bool one_stream =
         !json_out && ready.size() == 1 && g.num_beams == 1 && g.num_return_sequences == 1;
     gpt::TokenCallback stream;
+    bool echoed = false;  // the prompt is echoed with the first token, after the first checks
     if (one_stream) {
-        write(text_of(ready[0]));
-        stream = [&](int64_t, int64_t token) { write(text_of({token})); };
+        stream = [&](int64_t, int64_t token) {
+            write((echoed ? "" : text_of(ready[0])) + text_of({token}));
+            echoed = true;
+        };
     }
     const auto results = gpt::generate(*model, ready, g, nullptr, stream);
+    if (one_stream && !echoed) write(text_of(ready[0]));  // max_new_tokens 0
 
     if (json_out) {
         json out = {{"prompts", json::array()}};

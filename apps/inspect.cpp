@@ -7,10 +7,14 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "apps/cli_common.h"
 #include "apps/command.h"
 #include "autograd/ops.h"
 #include "gpt/checkpoint.h"
+#include "gpt/config.h"
+#include "gpt/generation/memory.h"
 #include "tensor/io.h"
 #include "tensor/npy.h"
 
@@ -57,6 +61,7 @@ Tensor find_parameter(const nn::NamedTensors& params, const std::string& name) {
 
 // The ids file: int64 (int32 is widened by load_npy), 2-d, every id inside the vocabulary.
 Tensor load_ids(const std::string& path, const gpt::GPT2Config& config) {
+    check_input_file(path, "[inspect] --ids");  // a FIFO or /dev/zero is refused, not read
     Tensor ids = load_npy(path);
     check(ids.dtype() == DType::i64, "[inspect] --ids {}: token ids must be int64, got {}", path,
           ids.dtype());
@@ -72,6 +77,37 @@ Tensor load_ids(const std::string& path, const gpt::GPT2Config& config) {
               "[inspect] --ids {}: id {} at [{}, {}] is outside the vocabulary [0, {})", path, v[i],
               i / ids.size(1), i % ids.size(1), config.vocab_size);
     return ids;
+}
+
+// The flat index and value of the first NaN or infinity of `t` (float32 or float64), if any.
+std::optional<std::pair<int64_t, double>> first_nonfinite(const Tensor& t) {
+    const Tensor c = contiguous(t);
+    const int64_t n = c.numel();
+    auto scan = [&](const auto* p) -> std::optional<std::pair<int64_t, double>> {
+        for (int64_t i = 0; i < n; ++i)
+            if (!std::isfinite(p[i])) return std::pair<int64_t, double>{i, static_cast<double>(p[i])};
+        return std::nullopt;
+    };
+    if (c.dtype() == DType::f64) return scan(c.data<double>());
+    if (c.dtype() == DType::f32) return scan(c.data<float>());
+    return std::nullopt;
+}
+
+// An output about to be written must be finite unless --allow-nonfinite: a NaN model would
+// otherwise leave a folder of NaN files and exit 0.
+void check_finite_output(const Tensor& t, const std::string& file, bool allow) {
+    if (allow) return;
+    const auto bad = first_nonfinite(t);
+    if (!bad) return;
+    std::string at;
+    int64_t rest = bad->first;
+    for (int64_t d = t.dim() - 1; d >= 0; --d) {
+        at = fmt::format("{}{}", rest % t.size(d), at.empty() ? "" : ", " + at);
+        rest /= t.size(d);
+    }
+    fail("[inspect] {} would hold {} at [{}] (shape {}): the model's weights or input produce "
+         "non-finite values; nothing more is written (--allow-nonfinite writes them anyway)",
+         file, bad->second, at, shape_str(t.shape()));
 }
 
 // The L2 norm of every parameter's gradient, summed in double: a float32 sum of 38M squares
@@ -101,49 +137,75 @@ int run_inspect(int argc, char** argv) {
     std::string model_dir, ids_path, out_dir;
     int64_t past = 0;
     std::vector<std::string> grad_names;
+    bool allow_nonfinite = false;
     app.add_option("--model", model_dir, "Hugging Face model folder")->required();
     app.add_option("--ids", ids_path, "int64 token ids [B, T] (.npy)")->required();
     app.add_option("--out", out_dir, "folder for the outputs (created)")->required();
     auto* past_opt = app.add_option("--past-length", past,
                                     "also write presents.npy after ids[:, :P] and "
-                                    "cached_logits.npy for ids[:, P:] run on that cache");
+                                    "cached_logits.npy for ids[:, P:] run on that cache (P in "
+                                    "[1, T - 1])")
+                         ->check(integer_in(-kMaxCount, kMaxCount));  // the range needs T: below
     app.add_option("--grad", grad_names, "also write grad__NAME.npy (repeatable)");
-    CLI11_PARSE(app, argc, argv);
+    app.add_flag("--allow-nonfinite", allow_nonfinite,
+                 "load weights that hold NaN or Inf, and write outputs that hold them, instead of "
+                 "stopping with an error naming the first");
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
-    auto model = gpt::load_pretrained(model_dir);
-    const Tensor ids = load_ids(ids_path, model->config());
-    const int64_t T = ids.size(1);
-    const nn::NamedTensors params = model->named_parameters();
-    std::vector<Tensor> grads_wanted;
-    for (const auto& name : grad_names) grads_wanted.push_back(find_parameter(params, name));
+    // The ids and every flag that depends on them, against the model's config, before the
+    // weights are loaded and the forward runs.
+    const gpt::GPT2Config config = gpt::load_config((fs::path(model_dir) / "config.json").string());
+    const Tensor ids = load_ids(ids_path, config);
+    const int64_t B = ids.size(0), T = ids.size(1);
     // With one token there is no next token to predict: no loss and no gradients.
     check(T >= 2 || grad_names.empty(),
           "[inspect] --grad needs the loss, which needs T >= 2 tokens; --ids {} has T = 1",
           ids_path);
     check(!past_opt->count() || (past >= 1 && past <= T - 1),
           "[inspect] --past-length {} must be in [1, T - 1] = [1, {}] for T = {}", past, T - 1, T);
+    gpt::check_memory(gpt::estimate_forward_memory(config, B, T, T >= 2),
+                      "inspect", fmt::format("a forward{} of --ids {} with B = {}, T = {}",
+                                             T >= 2 ? " and backward" : "", ids_path, B, T),
+                      "give fewer or shorter rows in --ids");
+
+    auto model =
+        gpt::load_pretrained(model_dir, gpt::LoadOptions{.allow_nonfinite = allow_nonfinite});
+    const nn::NamedTensors params = model->named_parameters();
+    std::vector<Tensor> grads_wanted;
+    for (const auto& name : grad_names) grads_wanted.push_back(find_parameter(params, name));
     std::error_code error;
     fs::create_directories(out_dir, error);
     check(!error && fs::is_directory(out_dir), "[inspect] --out {}: cannot create the folder ({})",
           out_dir, error ? error.message() : "a file has that name");
     const auto out = [&](const std::string& file) { return (fs::path(out_dir) / file).string(); };
+    // Each output is checked before it is written (check_finite_output).
+    const auto save = [&](const std::string& file, const Tensor& t) {
+        check_finite_output(t, file, allow_nonfinite);
+        save_npy(out(file), t);
+    };
 
     gpt::ForwardOptions options;
     options.output_hidden_states = true;
     options.use_cache = false;
     gpt::ForwardOutput result = model->forward(ids, options);
-    save_npy(out("logits.npy"), result.logits);
-    save_npy(out("hidden_states.npy"), stack(result.hidden_states, 0));  // (n_layer + 1, B, T, C)
+    save("logits.npy", result.logits);
+    save("hidden_states.npy", stack(result.hidden_states, 0));  // (n_layer + 1, B, T, C)
     if (T >= 2) {
         Tensor loss = model->loss(result.logits, ids);
-        save_npy(out("loss.npy"), reshape(loss, {1}));
+        save("loss.npy", reshape(loss, {1}));
         loss.backward();
-        const std::string norms = grad_norms(params).dump(1) + "\n";
+        const nlohmann::ordered_json norms_json = grad_norms(params);
+        if (!allow_nonfinite)
+            for (const auto& [name, norm] : norms_json.items())
+                check(std::isfinite(norm.get<double>()),
+                      "[inspect] grad_norms.json: the gradient of {} is not finite (norm {}); "
+                      "nothing more is written (--allow-nonfinite writes it anyway)",
+                      name, norm.get<double>());
+        const std::string norms = norms_json.dump(1) + "\n";
         write_file_atomically(out("grad_norms.json"), [&](OutputFile& f) { f.write(norms); });
         for (std::size_t i = 0; i < grad_names.size(); ++i) {
             const Tensor& g = grads_wanted[i].grad();  // undefined only if the loss ignores it
-            save_npy(out("grad__" + grad_names[i] + ".npy"),
-                     g.defined() ? g : zeros_like(grads_wanted[i]));
+            save("grad__" + grad_names[i] + ".npy", g.defined() ? g : zeros_like(grads_wanted[i]));
         }
     } else {
         fmt::print(stderr, "inspect: T = 1: no loss.npy or grad_norms.json (no next token)\n");
@@ -151,10 +213,10 @@ int run_inspect(int argc, char** argv) {
     if (past_opt->count()) {
         NoGradGuard no_grad;
         gpt::ForwardOutput prefix = model->forward(slice(ids, 1, 0, past));
-        save_npy(out("presents.npy"), stack_presents(prefix.presents));
+        save("presents.npy", stack_presents(prefix.presents));
         gpt::ForwardOptions cached;
         cached.past = prefix.presents;
-        save_npy(out("cached_logits.npy"), model->forward(slice(ids, 1, past, T), cached).logits);
+        save("cached_logits.npy", model->forward(slice(ids, 1, past, T), cached).logits);
     }
     return 0;
 }

@@ -8,15 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "apps/cli_common.h"
 #include "apps/command.h"
 #include "gpt/checkpoint.h"
 #include "gpt/tokenizer/tokenizer.h"
 #include "tensor/error.h"
+#include "tensor/io.h"
 
 namespace gradstack::apps {
 
@@ -25,13 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string read_text_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    check(in.good(), "[score] cannot read --file {}", path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+// The longest --file: 64 MiB is about 16 million tokens, days of scoring on a CPU already.
+constexpr uint64_t kMaxTextBytes = 64 * kMiB;
 
 // A token's text for display: its bytes, with a partial UTF-8 character shown as U+FFFD.
 std::string token_text(const gpt::Tokenizer& tokenizer, int64_t id) {
@@ -50,19 +44,29 @@ int run_score(int argc, char** argv) {
                    "vocab.json + merges.txt or encoder.json + vocab.bpe (default: the model folder "
                    "if it has them, else the GPT-2 files of scripts/setup.sh)");
     auto* text_opt = app.add_option("--text", text, "the text to score");
-    auto* file_opt = app.add_option("--file", file, "read the text to score from this file");
+    auto* file_opt = app.add_option("--file", file,
+                                    "read the text to score from this file (a regular file of at "
+                                    "most 64 MiB; - reads standard input)");
     text_opt->excludes(file_opt);
     app.add_flag("--json", as_json, "print one JSON object instead of a table");
     app.add_flag("--no-bos", no_bos,
                  "do not put <|endoftext|> in front: the first token is then not scored");
-    app.add_option("--stride", stride,
-                   "for texts longer than n_positions: tokens between window starts (default "
-                   "n_positions / 2; each token then sees at least n_positions / 2 tokens)");
-    CLI11_PARSE(app, argc, argv);
+    gpt::LoadOptions load;
+    app.add_flag("--allow-nonfinite", load.allow_nonfinite,
+                 "load weights that hold NaN or Inf (scoring still stops at the first "
+                 "log-probability that is not finite)");
+    auto* stride_opt = app.add_option("--stride", stride,
+                   "for texts longer than n_positions: tokens between window starts, in [1, "
+                   "n_positions - 1] (default n_positions / 2; each token then sees at least "
+                   "n_positions / 2 tokens)")
+        ->check(integer_in(1, kMaxCount));
+    if (auto rc = parse_flags(app, argc, argv)) return *rc;
     check(text_opt->count() + file_opt->count() == 1, "[score] give --text or --file");
-    if (file_opt->count()) text = read_text_file(file);
+    if (file_opt->count()) text = read_input_file(file, kMaxTextBytes, "[score] --file", true);
+    check(!text.empty(), "[score] {} is empty: nothing to score",
+          file_opt->count() ? "--file " + file : std::string("--text"));
 
-    auto model = gpt::load_pretrained(model_dir);
+    auto model = gpt::load_pretrained(model_dir, load);
     const gpt::Tokenizer tokenizer = require_tokenizer(tokenizer_dir, model_dir);
     const gpt::GPT2Config& config = model->config();
     std::vector<int64_t> ids = tokenizer.encode(text);
@@ -74,6 +78,9 @@ int run_score(int argc, char** argv) {
     if (!no_bos) ids.insert(ids.begin(), config.bos_token_id);
     check(ids.size() >= 2, "[score] one token and --no-bos: nothing to score");
     if (stride == 0) stride = std::max<int64_t>(1, config.n_positions / 2);
+    check(stride_opt->count() == 0 || stride <= config.n_positions - 1,
+          "[score] --stride {} must be in [1, n_positions - 1] = [1, {}] for this model", stride,
+          config.n_positions - 1);
     const std::vector<double> logprobs = gpt::token_logprobs(*model, ids, stride);
 
     double nll = 0;
