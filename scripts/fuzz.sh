@@ -62,8 +62,8 @@ for t in "${targets[@]}"; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   news=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)
-  crashes=$(find "$work/$t" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'leak-*' \
-    -o -maxdepth 1 -name 'timeout-*' -o -maxdepth 1 -name 'oom-*' | wc -l)
+  crashes=$(find "$work/$t" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+    -o -name 'oom-*' \) | wc -l)
   summary+=("$(printf '%-24s %12s runs %8s exec/s %6s new %3s crash files' "$t" "${runs:-?}" \
     "${speed:-?}" "${news:-?}" "$crashes")")
   echo "${summary[-1]}"
