@@ -210,20 +210,35 @@ void RunFolder::commit(int64_t step, const std::function<void(const fs::path&)>&
     }
 }
 
-void RunFolder::publish_latest() {
-    const std::optional<fs::path> dir = latest();
-    if (!dir || *dir == out_) return;
+namespace {
+
+// The files of `from` (and of its subfolders, e.g. a VAE's diffusion/) as hard links in `to`.
+void publish_folder(const fs::path& from, const fs::path& to) {
     std::error_code ec;
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(*dir, ec))
-        if (e.is_regular_file() && !is_temp_name(e.path().filename().string())) files.push_back(e.path());
+    std::vector<fs::path> files, folders;
+    for (const auto& e : fs::directory_iterator(from, ec)) {
+        if (e.is_directory()) folders.push_back(e.path());
+        else if (e.is_regular_file() && !is_temp_name(e.path().filename().string())) files.push_back(e.path());
+    }
     for (const auto& f : files) {
-        const fs::path top = out_ / f.filename();
+        const fs::path top = to / f.filename();
         if (fs::exists(top, ec) && fs::equivalent(top, f, ec)) continue;
         link_or_copy(f, top);
         save_point();
     }
-    fsync_dir(out_);
+    for (const auto& d : folders) {
+        fs::create_directories(to / d.filename(), ec);
+        check(!ec, "{}: cannot create the folder: {}", (to / d.filename()).string(), ec.message());
+        publish_folder(d, to / d.filename());
+    }
+    fsync_dir(to);
+}
+
+}  // namespace
+
+void RunFolder::publish_latest() {
+    const std::optional<fs::path> dir = latest();
+    if (dir && *dir != out_) publish_folder(*dir, out_);
 }
 
 }  // namespace gradstack::gpt

@@ -14,6 +14,7 @@
 
 #include "autograd/ops.h"
 #include "gpt/checkpoint.h"
+#include "gpt/run_folder.h"
 #include "gpt/trainer.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/clip.h"
@@ -38,13 +39,26 @@ double seconds_since(Clock::time_point t0) {
 
 // An --out folder holding a run is only continued, never overwritten.
 void check_out(const fs::path& out, bool resume, const char* what) {
-    const bool has_run = fs::exists(out / "trainer_state.json");
+    const bool has_run = fs::exists(out / "trainer_state.json") || fs::exists(out / "checkpoints");
     check(resume || !has_run,
           "--out {}: already holds a {} run; pass --resume to continue it, or choose another "
           "--out (nothing was overwritten)",
           out.string(), what);
     check(!resume || has_run, "--resume: {} holds no run to continue (no trainer_state.json)",
           out.string());
+}
+
+// The run folder (gpt/run_folder.h: each checkpoint a unit in checkpoints/step-N, a lock,
+// leftovers cleaned) and, with --resume, the checkpoint to continue from.
+fs::path open_run(gpt::RunFolder& run, bool resume, const Log& log) {
+    if (const int stale = run.clean_stale(); stale > 0)
+        log(fmt::format("removed {} leftover(s) of an interrupted save in {}", stale, run.path().string()));
+    if (!resume) return run.path();
+    const std::optional<fs::path> latest = run.latest();
+    check(latest.has_value(), "--resume: {} holds no complete checkpoint to continue",
+          run.path().string());
+    run.publish_latest();
+    return *latest;
 }
 
 nlohmann::json read_json(const fs::path& p) {
@@ -180,14 +194,15 @@ TrainSummary train_vae(const VaeTrainConfig& c, const Log& log, const std::atomi
     validate(c);
     const fs::path out(c.out);
     check_out(out, c.resume, "VAE");
-    fs::create_directories(out);
+    gpt::RunFolder run(out, "gradstack vae train");
+    const fs::path ckpt = open_run(run, c.resume, log);
 
     // --- config and tokenizer
     VaeConfig vc;
     fs::path tok_dir;
     if (c.resume) {
-        vc = load_vae_config(c.out);
-        tok_dir = out;
+        vc = load_vae_config(ckpt.string());
+        tok_dir = ckpt;
     } else {
         if (!c.init_from.empty()) {
             vc.gpt = gpt::load_config((fs::path(c.init_from) / "config.json").string());
@@ -256,25 +271,25 @@ TrainSummary train_vae(const VaeTrainConfig& c, const Log& log, const std::atomi
                             {}};
     int64_t step = 0;
     if (c.resume) {
-        nlohmann::json st = read_json(out / "trainer_state.json");
+        nlohmann::json st = read_json(ckpt / "trainer_state.json");
         step = st.at("step").get<int64_t>();
-        gpt::check_checkpoint_step(out / "model.safetensors", step);
-        gpt::check_checkpoint_step(out / "optimizer.safetensors", step);
-        vae.load_state_dict(load_safetensors((out / "model.safetensors").string()).tensors());
+        gpt::check_checkpoint_step(ckpt / "model.safetensors", step);
+        gpt::check_checkpoint_step(ckpt / "optimizer.safetensors", step);
+        vae.load_state_dict(load_safetensors((ckpt / "model.safetensors").string()).tensors());
         if (joint) {
-            check(fs::exists(out / "diffusion" / "denoiser.safetensors"),
+            check(fs::exists(ckpt / "diffusion" / "denoiser.safetensors"),
                   "--resume: {} was not trained with --ddpm-weight > 0", out.string());
             diff->net->load_state_dict(
-                load_safetensors((out / "diffusion" / "denoiser.safetensors").string()).tensors());
+                load_safetensors((ckpt / "diffusion" / "denoiser.safetensors").string()).tensors());
         }
-        opt.load_state_dict(load_safetensors((out / "optimizer.safetensors").string()).tensors());
+        opt.load_state_dict(load_safetensors((ckpt / "optimizer.safetensors").string()).tensors());
         model_gen.set_counter(st.at("model_counter").get<uint64_t>());
         sampler_gen.set_counter(st.at("sampler_counter").get<uint64_t>());
         noise_gen.set_counter(st.at("noise_counter").get<uint64_t>());
-        metrics.load(out / "metrics.csv", step);
+        metrics.load(fs::exists(ckpt / "metrics.csv") ? ckpt / "metrics.csv" : out / "metrics.csv", step);
         log(fmt::format("resuming at step {} of {}", step, c.steps));
     } else {
-        gpt::copy_tokenizer(tok_dir, out);
+        gpt::copy_tokenizer(tok_dir, out);  // the source of each checkpoint's copy
     }
     vae.train();
     log(fmt::format("model: encoder {} layers, decoder {} layers, {} dims, latent {}, "
@@ -290,14 +305,20 @@ TrainSummary train_vae(const VaeTrainConfig& c, const Log& log, const std::atomi
                                   {"seed", c.seed}};
     auto checkpoint = [&]() {
         const std::map<std::string, std::string> meta{{"step", std::to_string(step)}};
-        save_safetensors((out / "optimizer.safetensors").string(), opt.state_dict(), meta);
-        save_vae(vae, c.out, meta, extra);
-        if (joint) save_diffusion(*diff, (out / "diffusion").string(), meta);
-        write_json(out / "trainer_state.json", {{"step", step},
-                                                {"model_counter", model_gen.counter()},
-                                                {"sampler_counter", sampler_gen.counter()},
-                                                {"noise_counter", noise_gen.counter()}});
-        metrics.save(out / "metrics.csv");
+        run.commit(step, [&](const fs::path& dir) {
+            save_safetensors((dir / "optimizer.safetensors").string(), opt.state_dict(), meta);
+            gpt::save_point();
+            save_vae(vae, dir.string(), meta, extra);
+            gpt::save_point();
+            if (joint) save_diffusion(*diff, (dir / "diffusion").string(), meta);
+            gpt::copy_tokenizer(out, dir);
+            metrics.save(dir / "metrics.csv");
+            gpt::save_point();
+            write_json(dir / "trainer_state.json", {{"step", step},
+                                                    {"model_counter", model_gen.counter()},
+                                                    {"sampler_counter", sampler_gen.counter()},
+                                                    {"noise_counter", noise_gen.counter()}});
+        });
         plot_vae(out, metrics, log);
     };
     // Validation: reconstruction per token and KL per sentence at sampled z (a fixed noise
@@ -410,6 +431,8 @@ TrainSummary train_diffusion(const DiffusionTrainConfig& c, const Log& log,
     validate(c);
     const fs::path out(c.out);
     check_out(out, c.resume, "diffusion");
+    gpt::RunFolder run(out, "gradstack vae diffusion-train");
+    const fs::path ckpt = open_run(run, c.resume, log);
     nlohmann::json raw;
     VaeConfig vc = load_vae_config(c.vae, &raw);
     auto vae = load_vae(c.vae);
@@ -423,7 +446,6 @@ TrainSummary train_diffusion(const DiffusionTrainConfig& c, const Log& log,
     SentenceSet data = tokenize_records(read_records(paths), tok, vc.max_length,
                                         raw.value("val_fraction", 0.05),
                                         raw.value("seed", uint64_t{1337}));
-    fs::create_directories(out);
 
     // The latents of the frozen VAE: z = mu + sigma eps, so the DDPM learns the aggregate
     // posterior the decoder was trained to read. Their mean and spread standardise them.
@@ -449,11 +471,11 @@ TrainSummary train_diffusion(const DiffusionTrainConfig& c, const Log& log,
     gpt::MetricsCsv metrics{"step,ddpm_loss,val_ddpm_loss,lr,latents_per_s,elapsed_s", {}};
     int64_t step = 0;
     if (c.resume) {
-        nlohmann::json st = read_json(out / "trainer_state.json");
+        nlohmann::json st = read_json(ckpt / "trainer_state.json");
         step = st.at("step").get<int64_t>();
-        gpt::check_checkpoint_step(out / "denoiser.safetensors", step);
-        gpt::check_checkpoint_step(out / "optimizer.safetensors", step);
-        auto saved = load_diffusion(c.out, vc.latent);
+        gpt::check_checkpoint_step(ckpt / "denoiser.safetensors", step);
+        gpt::check_checkpoint_step(ckpt / "optimizer.safetensors", step);
+        auto saved = load_diffusion(ckpt.string(), vc.latent);
         check(saved->config.hidden == c.hidden && saved->config.layers == c.layers &&
                   saved->config.time_dim == c.time_dim && saved->schedule_name == c.schedule &&
                   saved->schedule.steps() == c.timesteps,
@@ -464,11 +486,11 @@ TrainSummary train_diffusion(const DiffusionTrainConfig& c, const Log& log,
         diff.net->copy_from(*saved->net);
         diff.mean = saved->mean;
         diff.stddev = saved->stddev;
-        opt.load_state_dict(load_safetensors((out / "optimizer.safetensors").string()).tensors());
+        opt.load_state_dict(load_safetensors((ckpt / "optimizer.safetensors").string()).tensors());
         model_gen.set_counter(st.at("model_counter").get<uint64_t>());
         sampler_gen.set_counter(st.at("sampler_counter").get<uint64_t>());
         noise_gen.set_counter(st.at("noise_counter").get<uint64_t>());
-        metrics.load(out / "metrics.csv", step);
+        metrics.load(fs::exists(ckpt / "metrics.csv") ? ckpt / "metrics.csv" : out / "metrics.csv", step);
         log(fmt::format("resuming at step {} of {}", step, c.steps));
     }
     diff.net->train();
@@ -488,14 +510,18 @@ TrainSummary train_diffusion(const DiffusionTrainConfig& c, const Log& log,
     };
     auto checkpoint = [&]() {
         const std::map<std::string, std::string> meta{{"step", std::to_string(step)}};
-        save_safetensors((out / "optimizer.safetensors").string(), opt.state_dict(), meta);
-        save_diffusion(diff, c.out, meta);
-        write_json(out / "trainer_state.json", {{"step", step},
-                                                {"vae", fs::absolute(c.vae).string()},
-                                                {"model_counter", model_gen.counter()},
-                                                {"sampler_counter", sampler_gen.counter()},
-                                                {"noise_counter", noise_gen.counter()}});
-        metrics.save(out / "metrics.csv");
+        run.commit(step, [&](const fs::path& dir) {
+            save_safetensors((dir / "optimizer.safetensors").string(), opt.state_dict(), meta);
+            gpt::save_point();
+            save_diffusion(diff, dir.string(), meta);
+            metrics.save(dir / "metrics.csv");
+            gpt::save_point();
+            write_json(dir / "trainer_state.json", {{"step", step},
+                                                    {"vae", fs::absolute(c.vae).string()},
+                                                    {"model_counter", model_gen.counter()},
+                                                    {"sampler_counter", sampler_gen.counter()},
+                                                    {"noise_counter", noise_gen.counter()}});
+        });
         std::string why;
         const std::string csv = (out / "metrics.csv").string();
         if (!gpt::draw_png((out / "metrics.png").string(),

@@ -79,6 +79,35 @@ BOOST_AUTO_TEST_CASE(learns_to_reconstruct_sentences) {
     BOOST_TEST(exact >= 4, exact << " of 5 sentences reconstructed exactly");
 }
 
+BOOST_AUTO_TEST_CASE(a_kill_during_a_save_leaves_a_run_that_resumes) {
+    // Each file operation of the second checkpoint (step 20) of a joint VAE + DDPM run (so the
+    // diffusion/ subfolder is in the unit too), killed in turn: --resume finishes with the
+    // weights of the run that was never killed (gpt/run_folder.h).
+    Corpus c;
+    const std::string base = tiny_flags(c) + " --ddpm-weight 0.5 --hidden 8 --layers 1 --timesteps 20 --steps 20";
+    const fs::path whole = c.dir.path / "whole";
+    CliRun r = run_vae_cli("vae train --out " + whole.string() + base);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    int killed = 0;
+    for (int point = 18; point < 60; ++point) {
+        const fs::path run = c.dir.path / ("run" + std::to_string(point));
+        r = run_cli("vae train --out " + run.string() + base,
+                    "OMP_NUM_THREADS=1 GRADSTACK_CRASH_AT_SAVE_POINT=" + std::to_string(point));
+        if (r.exit_code == 0) break;
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 86, "point " << point << ": " << r.err);
+        ++killed;
+        r = run_vae_cli("vae train --out " + run.string() + base + " --resume");
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "point " << point << ": " << r.err);
+        BOOST_TEST(read_file_text(run / "model.safetensors") == read_file_text(whole / "model.safetensors"),
+                   "point " << point);
+        BOOST_TEST(read_file_text(run / "diffusion" / "denoiser.safetensors") ==
+                       read_file_text(whole / "diffusion" / "denoiser.safetensors"),
+                   "point " << point);
+        fs::remove_all(run);
+    }
+    BOOST_TEST(killed >= 5);
+}
+
 BOOST_AUTO_TEST_CASE(cli_end_to_end) {
     Corpus c;
     const std::string base = tiny_flags(c);
