@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "apps/cli_common.h"
 #include "apps/command.h"
@@ -22,6 +23,7 @@
 #include "pplm/classifier.h"
 #include "rl/ppo.h"
 #include "tensor/error.h"
+#include "tensor/io.h"
 
 namespace gradstack::apps {
 
@@ -141,9 +143,8 @@ rl::Reward make_reward(const RewardSpec& spec, const gpt::Tokenizer& tokenizer,
 }
 
 rl::Rows read_prompts(const std::string& path, const gpt::Tokenizer& tokenizer) {
-    check(fs::is_regular_file(path), "--prompts {}: not a file (one prompt per line)", path);
-    std::ifstream in(path);
-    check(static_cast<bool>(in), "--prompts {}: cannot open", path);
+    // A regular file of at most 64 MiB (tensor/io.h: a FIFO or device is refused at once).
+    std::istringstream in(read_input_file(path, 64 * kMiB, "--prompts (one prompt per line)"));
     rl::Rows prompts;
     std::string line;
     for (int64_t n = 1; std::getline(in, line); ++n) {

@@ -11,6 +11,7 @@
 
 #include "gpt/data.h"
 #include "tensor/error.h"
+#include "tensor/io.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 
@@ -67,9 +68,8 @@ std::vector<std::string> read_records(const std::vector<std::string>& paths) {
         if (file.extension() == ".dat") continue;  // strfile's index of a fortunes file
         const fs::path real = fs::weakly_canonical(file);
         if (!seen.insert(real).second) continue;   // fortunes' *.u8 links
-        std::ifstream in(file, std::ios::binary);
-        check(static_cast<bool>(in), "--data {}: cannot open", file.string());
-        std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        // The texts are held in memory: a regular file of at most 1 GiB (tensor/io.h).
+        const std::string text = read_input_file(file.string(), 1024 * kMiB, "--data");
         gpt::check_utf8(text, file.string());
         split_records(text, records);
     }
