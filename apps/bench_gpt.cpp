@@ -15,6 +15,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "autograd/ops/reduce.h"
+#include "gpt/generation/memory.h"
 #include "gpt/model.h"
 #include "tensor/io.h"
 #include "tensor/random.h"
@@ -245,6 +246,14 @@ void configure(CLI::App& command) {
         check(f->decode_prompt + f->new_tokens <= 1024,
               "[bench gpt] --decode-prompt {} + --new-tokens {} exceed GPT-2's 1024 positions",
               f->decode_prompt, f->new_tokens);
+        for (int64_t B : f->batches) {  // each decoding batch is B rows of cache and logits
+            gpt::GenerationConfig g;
+            g.max_new_tokens = f->new_tokens;
+            const auto e = gpt::estimate_generation_memory(gpt2_small(), g, B, f->decode_prompt);
+            gpt::check_memory(e.total(), "bench gpt",
+                              fmt::format("--batches {}: cache and logits of {} rows", B, B),
+                              "lower --batches or --decode-prompt");
+        }
         run_gpt(*f);
     });
 }

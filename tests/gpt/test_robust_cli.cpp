@@ -208,6 +208,10 @@ BOOST_AUTO_TEST_CASE(beams_the_machine_cannot_hold_are_refused,
     expect_error(generate_tiny() + "--prompt-ids 1 --max-new-tokens 3 --sample "
                                    "--num-return-sequences 10000000",
                  "MemAvailable");
+    // The benchmarks' random models and decoding batches are estimated the same way.
+    expect_error("bench generate --n-embd 65536 --n-head 1", "MemAvailable");
+    expect_error("bench gpt --batches 4096 --decode-prompt 1000 --new-tokens 24 --no-memory",
+                 "--batches 4096");
 }
 
 BOOST_AUTO_TEST_CASE(nan_weights_are_refused_at_load,
