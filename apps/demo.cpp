@@ -191,11 +191,13 @@ int run_demo(int argc, char** argv) {
             fmt::print("reusing the model trained in {} ({} steps; --retrain trains again)\n", run_dir,
                        saved->step);
         } else {
-            check(!saved || !saved->has_settings || saved->config.steps == c.steps,
-                  "--steps {}: the demo run in {} was trained for {} of {} steps; pass --steps {} "
-                  "to continue it, or --retrain to train a new one for {} steps", c.steps, run_dir,
-                  saved ? saved->step : 0, saved && saved->has_settings ? saved->config.steps : 0,
-                  saved && saved->has_settings ? saved->config.steps : 0, c.steps);
+            if (saved && saved->has_settings && saved->config.steps != c.steps) {
+                fail("--steps {}: the demo run in {} {}; pass --steps {} to {} it, or --retrain to "
+                     "train a new one for {} steps", c.steps, run_dir,
+                     complete ? fmt::format("was trained for {} steps", saved->step)
+                              : fmt::format("stopped at step {} of {}", saved->step, saved->config.steps),
+                     saved->config.steps, complete ? "use" : "continue", c.steps);
+            }
             if (retrain || !fs::exists(tok_dir / "vocab.json")) {
                 fmt::print("training a {}-token byte-level BPE vocabulary on {} fortune files\n", vocab, c.data.size());
                 gpt::BpeTrainer trainer(bpe);
