@@ -157,6 +157,10 @@ BOOST_AUTO_TEST_CASE(fifos_devices_and_folders_fail_at_once,
         expect_error(base + (dir.path / "absent").string(), "absent");
     }
     BOOST_TEST(!fs::exists(dir.path / "o"));  // inspect wrote nothing
+    // "-" is the explicit way to score standard input.
+    const CliRun piped = run_cli(score + "-", "", "hello");
+    BOOST_TEST(piped.exit_code == 0, piped.err);
+    BOOST_TEST(contains(piped.out, "tokens scored: 4"), piped.out);
     // An output that is a FIFO (or a device) is refused rather than renamed over.
     expect_error("graph --model " + tiny_dir().string() + " --ids 1,2 --dot --out " + fifo.string(),
                  "not a regular file");
@@ -208,6 +212,15 @@ BOOST_AUTO_TEST_CASE(beams_the_machine_cannot_hold_are_refused,
     expect_error(generate_tiny() + "--prompt-ids 1 --max-new-tokens 3 --sample "
                                    "--num-return-sequences 10000000",
                  "MemAvailable");
+    // inspect: a batch whose forward and backward need 1.3 TB (16384 x 128 tokens, their logits
+    // alone 0.4 TB) is refused before the weights load, and nothing is written.
+    TempDir dir;
+    const fs::path ids = dir.path / "big.npy";
+    gradstack::save_npy(ids.string(), gradstack::zeros({16384, 128}, gradstack::DType::i64));
+    expect_error("inspect --model " + tiny_dir().string() + " --ids " + ids.string() + " --out " +
+                     (dir.path / "o").string(),
+                 "B = 16384, T = 128");
+    BOOST_TEST(!fs::exists(dir.path / "o"));
     // The benchmarks' random models and decoding batches are estimated the same way.
     expect_error("bench generate --n-embd 65536 --n-head 1", "MemAvailable");
     expect_error("bench gpt --batches 4096 --decode-prompt 1000 --new-tokens 24 --no-memory",
