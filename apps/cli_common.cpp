@@ -47,7 +47,7 @@ CLI::Validator integer_in(int64_t lo, int64_t hi) {
             return fmt::format("must be an integer in {}, got '{}'{}", range, excerpt(text, 40),
                                huge ? " (too large)" : "");
         },
-        "INT in " + range);
+        range);  // --help shows "INT:[lo, hi]"
 }
 
 CLI::Validator seed_value() {
@@ -58,7 +58,7 @@ CLI::Validator seed_value() {
             return fmt::format("must be an integer in [0, {}], got '{}'",
                                std::numeric_limits<uint64_t>::max(), excerpt(text, 40));
         },
-        "UINT in [0, 2^64 - 1]");
+        "[0, 2^64 - 1]");
 }
 
 CLI::Validator real_in(double lo, double hi, bool lo_open, bool hi_open) {
@@ -75,7 +75,7 @@ CLI::Validator real_in(double lo, double hi, bool lo_open, bool hi_open) {
                 return "";
             return fmt::format("must be a finite number in {}, got '{}'", range, excerpt(text, 40));
         },
-        "REAL in " + range);
+        range);
 }
 
 namespace {
