@@ -110,10 +110,12 @@ RunFolder::RunFolder(fs::path out, std::string what, std::string state_file)
     check(lock_fd_ >= 0, "--out {}: cannot write in the folder ({}: {})", out_.string(),
           lock.string(), std::strerror(errno));
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
         ::close(lock_fd_);
         lock_fd_ = -1;
-        fail("--out {}: another {} is using this run folder (it holds {}); wait for it or "
-             "choose another --out", out_.string(), what_, lock.string());
+        check(error != EWOULDBLOCK, "--out {}: another {} is using this run folder (it holds "
+              "{}); wait for it or choose another --out", out_.string(), what_, lock.string());
+        fail("--out {}: cannot lock {}: {}", out_.string(), lock.string(), std::strerror(error));
     }
 }
 
