@@ -354,6 +354,9 @@ std::vector<gpt::GeneratedSequence> stream_search(Session& s, const GenerateRequ
     gpt::Decoder decoder(*s.model, tokens, g.pad_id());
     Tensor scores = decoder.start();
     for (int64_t step = 0; step < g.max_new_tokens; ++step) {
+        // (as gpt::generate: the stream ends with an error event, not tokens of NaN)
+        gpt::check_finite_logits(
+            scores, fmt::format("[playground] the model's logits for new token {}", step + 1));
         std::vector<std::vector<float>> raw(R);
         for (int64_t r2 = 0; r2 < R; ++r2)
             raw[r2] = softmax_of(from_vector(std::vector<float>(row_of(scores, r2).begin(),
@@ -547,6 +550,8 @@ json next_tokens(Session& s, const json& body) {
     // head on the last row alone would be faster but round differently.
     Tensor last = contiguous(select(select(s.model->forward(ids_tensor(ids), o).logits, 0, 0), 0,
                                     T - 1));  // (V,)
+    gpt::check_finite_logits(reshape(last, {1, last.size(0)}),
+                             "[playground] the model's next-token logits");
     const std::vector<float> probs = softmax_of(last);
     // The sampling warpers of the generation module, in its (Hugging Face's) order.
     Tensor scores = clone(reshape(last, {1, last.size(0)}));

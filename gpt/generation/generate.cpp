@@ -24,22 +24,6 @@ std::span<float> row_of(const Tensor& scores, int64_t r) {
     return {scores.data<float>() + r * V, static_cast<size_t>(V)};
 }
 
-// The model's raw next-token logits must be finite: a NaN (or an infinity) there comes from the
-// weights or the arithmetic, and decoding it would pick the first token of a row of NaNs over and
-// over ("Hello!!!!!") without a word. Checked before the processors, which set -inf on purpose.
-void check_finite_logits(const Tensor& scores, int64_t step) {
-    const int64_t R = scores.size(0);
-    for (int64_t r = 0; r < R; ++r) {
-        const auto row = row_of(scores, r);
-        const auto bad = std::find_if(row.begin(), row.end(), [](float s) { return !std::isfinite(s); });
-        if (bad == row.end()) continue;
-        fail("[generate] the model's logits for new token {} are not finite ({} for token {} of row "
-             "{}): its weights or input produce {}; check the checkpoint (gradstack inspect shows "
-             "every layer)",
-             step + 1, *bad, bad - row.begin(), r, std::isnan(*bad) ? "NaN" : "infinities");
-    }
-}
-
 // Bytes per value of the model's weights (and so of its activations and cache).
 int64_t model_bytes_per_value(GPT2LMHeadModel& model) {
     return static_cast<int64_t>(itemsize(model.transformer->wte->weight.dtype()));
@@ -80,7 +64,8 @@ std::vector<std::vector<GeneratedSequence>> search(GPT2LMHeadModel& model,
     Decoder decoder(model, tokens, pad, config.use_cache);
     Tensor scores = config.max_new_tokens > 0 ? decoder.start() : Tensor();
     for (int64_t step = 0; step < config.max_new_tokens; ++step) {
-        check_finite_logits(scores, step);
+        check_finite_logits(scores, fmt::format("[generate] the model's logits for new token {}",
+                                                step + 1));
         apply_processors(processors, scores, tokens, new_tokens);
         std::vector<int64_t> chosen(R, pad);
         if (config.do_sample) {
@@ -169,7 +154,8 @@ std::vector<std::vector<GeneratedSequence>> beam_search(
     Tensor scores = config.max_new_tokens > 0 ? decoder.start() : Tensor();
     for (int64_t step = 0; step < config.max_new_tokens; ++step) {
         std::vector<int64_t> new_tokens(P * nb, step);
-        check_finite_logits(scores, step);
+        check_finite_logits(scores, fmt::format("[generate] the model's logits for new token {}",
+                                                step + 1));
         for (int64_t r = 0; r < P * nb; ++r) log_softmax_inplace(row_of(scores, r));
         apply_processors(processors, scores, rows, new_tokens);
         std::vector<int64_t> source(P * nb), next_tokens(P * nb);
@@ -203,6 +189,19 @@ std::vector<std::vector<GeneratedSequence>> beam_search(
 }
 
 }  // namespace
+
+// Checked before the processors, which set -inf on purpose.
+void check_finite_logits(const Tensor& scores, const std::string& what) {
+    const int64_t R = scores.size(0);
+    for (int64_t r = 0; r < R; ++r) {
+        const auto row = row_of(scores, r);
+        const auto bad = std::find_if(row.begin(), row.end(), [](float s) { return !std::isfinite(s); });
+        if (bad == row.end()) continue;
+        fail("{} are not finite ({} for token {} of row {}): its weights or input produce {}; "
+             "check the checkpoint (gradstack inspect shows every layer)",
+             what, *bad, bad - row.begin(), r, std::isnan(*bad) ? "NaN" : "infinities");
+    }
+}
 
 std::vector<std::vector<int64_t>> prepare_prompts(const std::vector<std::vector<int64_t>>& prompts,
                                                   const GenerationConfig& config,

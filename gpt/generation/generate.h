@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "gpt/generation/config.h"
@@ -30,6 +31,13 @@ std::vector<std::vector<GeneratedSequence>> generate(GPT2LMHeadModel& model,
                                                      const GenerationConfig& config,
                                                      Generator* gen = nullptr,
                                                      const TokenCallback& on_token = {});
+
+// Throws gradstack::Error when the (R, V) float32 next-token logits hold a NaN or an infinity:
+// "`what` are not finite (nan for token 0 of row 0): its weights or input produce NaN; ...".
+// Decoding such a row would pick its first token again and again ("Hello!!!!!") without a word,
+// so generate() checks the raw logits of every step; `what` names them ("[generate] the model's
+// logits for new token 3").
+void check_finite_logits(const Tensor& scores, const std::string& what);
 
 // The prompts as generate() will run them: an empty prompt becomes {bos}; checks ids and lengths.
 std::vector<std::vector<int64_t>> prepare_prompts(const std::vector<std::vector<int64_t>>& prompts,
