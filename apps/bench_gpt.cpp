@@ -1,9 +1,12 @@
 // `gradstack bench gpt`: GPT-2 124M (random weights, seeded) next to PyTorch running the same math:
 // a 128-token prompt forward (tokens/s), greedy decoding with the key/value cache at batch 1 and 8
-// (new tokens/s), and the peak resident memory of each engine doing each of those in a fresh
-// process. Timed runs of the two engines interleave, and medians are reported.
-// Read next: apps/bench/torch_gpt.py (the PyTorch side), gpt/model.h.
+// (new tokens/s), the same prompt through gpt::generate (the "prompt (gen)" row: what
+// `gradstack generate --max-new-tokens 1` runs after loading), and the peak resident memory of
+// each engine doing each of those in a fresh process. Timed runs of the two engines interleave,
+// and medians are reported.
+// Read next: apps/bench/torch_gpt.py (the PyTorch side), gpt/model.h, gpt/generation/generate.h.
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +19,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops/reduce.h"
 #include "gpt/generation/memory.h"
+#include "gpt/generation/generate.h"
 #include "gpt/model.h"
 #include "tensor/io.h"
 #include "tensor/random.h"
@@ -73,6 +77,26 @@ Workload prompt_workload(gpt::GPT2LMHeadModel& model, int64_t T, Generator& gen)
             }};
 }
 
+// The user's path: the prompt's first token exactly as `gradstack generate --prompt-ids ...
+// --max-new-tokens 1` computes it once the model is loaded, through the same call: gpt::generate
+// (prompt and memory checks, eval mode without a graph, a Decoder with the cache on, the
+// (1, T, V) logits, the last row checked finite, its argmax and log-probability).
+Workload generate_workload(gpt::GPT2LMHeadModel& model, int64_t T, Generator& gen) {
+    const std::vector<int64_t> prompt =
+        to_vector<int64_t>(randint(0, model.config().vocab_size, {T}, &gen));
+    return {"prompt (gen)", [&model, prompt] {
+                gpt::GenerationConfig g;  // as apps/generate.cpp sets it for greedy search
+                g.max_new_tokens = 1;
+                g.eos_token_id = model.config().eos_token_id;
+                g.bos_token_id = model.config().bos_token_id;
+                auto start = std::chrono::steady_clock::now();
+                auto out = gpt::generate(model, {prompt}, g);
+                double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                               .count();
+                return std::make_pair(s, out[0][0].new_ids);
+            }};
+}
+
 // Greedy decoding: the prompt forward (untimed) fills the cache, then each timed step feeds the
 // argmax of the last logits back with the cache, as torch_gpt.py's loop does.
 Workload decode_workload(gpt::GPT2LMHeadModel& model, int64_t B, int64_t P, int64_t N,
@@ -103,10 +127,22 @@ void memory_child(const GptFlags& f) {
     set_threads(f.common.threads.back());
     Generator gen(0);
     gpt::GPT2LMHeadModel model(gpt2_small(), &gen);
-    // "prompt" or "decodeB" (what run_gpt passes)
+    // "prompt", "generate" or "decodeB" (what run_gpt passes)
+    if (f.memory_child == "generate") {
+        // The one prompt of `gradstack generate`, as its process runs it: the first forward of a
+        // fresh process, whose new memory is touched for the first time (the minor page faults).
+        // Answers "peak kB,first call in microseconds,minor faults during it".
+        rusage before{}, after{};
+        getrusage(RUSAGE_SELF, &before);
+        const double s = generate_workload(model, f.prompt_tokens, gen).run().first;
+        getrusage(RUSAGE_SELF, &after);
+        fmt::print("{},{},{}\n", vmhwm_kb(), static_cast<int64_t>(s * 1e6),
+                   after.ru_minflt - before.ru_minflt);
+        return;
+    }
     const bool prompt = f.memory_child == "prompt";
     check(prompt || f.memory_child.rfind("decode", 0) == 0,
-          "[bench gpt] --memory-child must be prompt or decodeB, got '{}'",
+          "[bench gpt] --memory-child must be prompt, generate or decodeB, got '{}'",
           excerpt(f.memory_child, 40));
     const std::vector<int64_t> batch =
         prompt ? std::vector<int64_t>{} : parse_ids(f.memory_child.substr(6), "--memory-child");
@@ -119,8 +155,9 @@ void memory_child(const GptFlags& f) {
     fmt::print("{}\n", vmhwm_kb());
 }
 
-// Our peak for one workload, from a child process running memory_child.
-int64_t our_peak_kb(const GptFlags& f, const std::string& workload) {
+// What a child process running memory_child answers for one workload: our peak in kB (and, for
+// "generate", the first call's microseconds and minor page faults).
+std::vector<int64_t> child_answer(const GptFlags& f, const std::string& workload) {
     std::string cmd = fmt::format(
         "/proc/{}/exe bench gpt --threads {} --prompt-tokens {} --decode-prompt {} "
         "--new-tokens {} --memory-child '{}'",
@@ -134,13 +171,15 @@ int64_t our_peak_kb(const GptFlags& f, const std::string& workload) {
     check(got && rc == 0, "[bench gpt] memory child '{}' failed (exit {})", cmd, rc);
     const std::string answer = std::string(buffer).substr(0, std::string(buffer).find('\n'));
     const std::vector<int64_t> kb = parse_ids(answer, "[bench gpt] the memory child's answer");
-    check(kb.size() == 1, "[bench gpt] memory child '{}' answered '{}', not a size in kB", cmd,
-          excerpt(answer, 40));
-    return kb[0];
+    const size_t expected = workload == "generate" ? 3 : 1;
+    check(kb.size() == expected, "[bench gpt] memory child '{}' answered '{}', not {}", cmd,
+          excerpt(answer, 40), expected == 1 ? "a size in kB" : "kB,microseconds,faults");
+    return kb;
 }
 
 std::string torch_setup(const std::string& id, const std::string& workload, const GptFlags& f) {
     if (workload == "prompt") return fmt::format("prompt {} 1 {}", id, f.prompt_tokens);
+    if (workload == "generate") return fmt::format("generate {} {}", id, f.prompt_tokens);
     return fmt::format("decode {} {} {} {}", id, workload.substr(6), f.decode_prompt, f.new_tokens);
 }
 
@@ -150,14 +189,17 @@ std::string model_command() {
                        c.n_head);
 }
 
-// A fresh PyTorch process that builds the model and runs the workload once; its peak RSS.
-int64_t torch_peak_kb(const GptFlags& f, const std::string& workload) {
+// A fresh PyTorch process that builds the model and runs the workload once; its peak RSS (and in
+// *first_seconds, when given, the time of that first run).
+int64_t torch_peak_kb(const GptFlags& f, const std::string& workload,
+                      double* first_seconds = nullptr) {
     TorchServer torch("torch_gpt.py");
     if (!torch.ok()) return -1;
     torch.ask(fmt::format("threads {}", f.common.threads.back()));
     torch.ask(model_command());
     torch.ask(torch_setup("w", workload, f));
-    torch.ask("run w");
+    const nlohmann::json run = torch.ask("run w");
+    if (first_seconds) *first_seconds = run["seconds"].get<double>();
     return torch.ask("memory")["vmhwm_kb"].get<int64_t>();
 }
 
@@ -184,38 +226,79 @@ void run_gpt(const GptFlags& f) {
 
     Generator gen(0);
     gpt::GPT2LMHeadModel model(gpt2_small(), &gen);
+    // Each row: our workload, its key (memory child, PyTorch work id), tokens per run. The
+    // "prompt (gen)" row comes last so that the earlier rows keep their places.
     std::vector<Workload> workloads{prompt_workload(model, f.prompt_tokens, gen)};
+    std::vector<std::string> keys{"prompt"};
     std::vector<int64_t> tokens_per_run{f.prompt_tokens};
     for (int64_t B : f.batches) {
         workloads.push_back(decode_workload(model, B, f.decode_prompt, f.new_tokens, gen));
+        keys.push_back(fmt::format("decode{}", B));
         tokens_per_run.push_back(B * f.new_tokens);
     }
+    workloads.push_back(generate_workload(model, f.prompt_tokens, gen));
+    keys.push_back("generate");
+    tokens_per_run.push_back(f.prompt_tokens);
 
     fmt::print("\n{:<14} {:>14} {:>14} {:>7} | {:>13} {:>13} {:>7}\n", "workload",
                "gradstack tok/s", "torch tok/s", "ratio", "gradstack MB", "torch MB", "ratio");
-    for (size_t w = 0; w < workloads.size(); ++w) {
-        const std::string id = workloads[w].name == "prompt" ? "prompt" : workloads[w].name;
-        const std::string workload =
-            w == 0 ? "prompt" : fmt::format("decode{}", f.batches[w - 1]);
+    auto engines_of = [&](size_t w) {  // ours, then PyTorch's when it runs
         std::vector<TimedRun> engines{[&, w] { return workloads[w].run().first; }};
         if (torch.ok()) {
-            torch.ask(torch_setup(workload, workload, f));
-            engines.push_back(torch.run(workload));
+            torch.ask(torch_setup(keys[w], keys[w], f));
+            engines.push_back(torch.run(keys[w]));
         }
-        std::vector<double> s = median_seconds(engines, f.common.reps, f.common.warmup);
+        return engines;
+    };
+    std::vector<std::vector<double>> seconds(workloads.size());  // per row: ours[, torch's]
+    std::vector<int64_t> child;   // the last memory child's answer (see child_answer)
+    double torch_first = 0;       // the last fresh PyTorch process's first run, in seconds
+    auto print_row = [&](size_t w) {
+        const std::vector<double>& s = seconds[w];
         double ours = tokens_per_run[w] / s[0];
         double theirs = torch.ok() ? tokens_per_run[w] / s[1] : 0;
-        double ours_mb = f.memory ? our_peak_kb(f, workload) / 1024.0 : 0;
-        double torch_mb = f.memory && torch.ok() ? torch_peak_kb(f, workload) / 1024.0 : 0;
-        fmt::print("{:<14} {:>14.1f} {:>14} {:>7} | {:>13} {:>13} {:>7}\n", id, ours,
-                   theirs > 0 ? fmt::format("{:.1f}", theirs) : "-", ratio(ours, theirs),
+        if (f.memory) child = child_answer(f, keys[w]);
+        double ours_mb = f.memory ? child[0] / 1024.0 : 0;
+        double torch_mb =
+            f.memory && torch.ok() ? torch_peak_kb(f, keys[w], &torch_first) / 1024.0 : 0;
+        fmt::print("{:<14} {:>14.1f} {:>14} {:>7} | {:>13} {:>13} {:>7}\n", workloads[w].name,
+                   ours, theirs > 0 ? fmt::format("{:.1f}", theirs) : "-", ratio(ours, theirs),
                    ours_mb > 0 ? fmt::format("{:.0f}", ours_mb) : "-",
                    torch_mb > 0 ? fmt::format("{:.0f}", torch_mb) : "-", ratio(ours_mb, torch_mb));
         std::fflush(stdout);
+    };
+    // The two prompt rows (the bare forward, the same prompt through generate) are timed in one
+    // set of turns, all four engines round by round, so that they compare with each other too.
+    const size_t gen_row = workloads.size() - 1;
+    for (size_t w = 0; w < gen_row; ++w) {
+        if (w == 0) {
+            std::vector<TimedRun> engines = engines_of(0), with_generate = engines_of(gen_row);
+            const size_t n = engines.size();
+            engines.insert(engines.end(), with_generate.begin(), with_generate.end());
+            const std::vector<double> s = median_seconds(engines, f.common.reps, f.common.warmup);
+            seconds[0].assign(s.begin(), s.begin() + n);
+            seconds[gen_row].assign(s.begin() + n, s.end());
+        } else {
+            seconds[w] = median_seconds(engines_of(w), f.common.reps, f.common.warmup);
+        }
+        print_row(w);
+    }
+    print_row(gen_row);
+    if (f.memory) {
+        // What `gradstack generate` itself pays: its prompt is the first forward of its process.
+        const double ours_first = child[1] / 1e6;
+        fmt::print("prompt (gen), first call of a fresh process: gradstack {:.0f} ms ({} minor page "
+                   "faults), torch {}; speed ratio {}\n",
+                   ours_first * 1e3, child[2],
+                   torch.ok() ? fmt::format("{:.0f} ms", torch_first * 1e3) : "-",
+                   torch.ok() ? ratio(torch_first, ours_first) : "-");
     }
     fmt::print(
         "\nprompt: one forward of 1 x {} tokens (all logits); decode B=b: after a {}-token prompt "
-        "(untimed), {} greedy steps with the cache, b new tokens each.\nratio = gradstack / torch "
+        "(untimed), {} greedy steps with the cache, b new tokens each; prompt (gen): the same "
+        "prompt length through gpt::generate with max_new_tokens 1 (what `gradstack generate` runs "
+        "once loaded; PyTorch: the forward with its cache, log_softmax of the last row, argmax)."
+        "\nratio = gradstack / torch "
         "(speed: higher is better; memory: peak RSS of a fresh process doing that workload, "
         "model included, lower is better).\n",
         f.prompt_tokens, f.decode_prompt, f.new_tokens);
@@ -259,7 +342,9 @@ void configure(CLI::App& command) {
 }
 
 const bool registered = register_benchmark(
-    {"gpt", "GPT-2 124M prompt forward, cached decoding (B=1, 8) and peak memory vs PyTorch",
+    {"gpt",
+     "GPT-2 124M prompt forward (also through generate), cached decoding (B=1, 8) and peak "
+     "memory vs PyTorch",
      configure});
 
 }  // namespace

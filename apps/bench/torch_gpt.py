@@ -6,6 +6,11 @@ key/value cache), run as torch_common's server. Commands besides threads / run /
     prompt ID B T                      -> {"ok": true}       run ID: one forward of B x T tokens
     decode ID B P N                    -> {"ok": true}       run ID: P-token prompt (untimed),
                                                              then N greedy cached steps (timed)
+    generate ID T                      -> {"ok": true}       run ID: the first token of a T-token
+                                                             prompt as Hugging Face's generate()
+                                                             gets it: the forward with its cache
+                                                             (use_cache), the last row's
+                                                             log_softmax and argmax
     run ID                             -> {"seconds": s, "tokens": [...]}
     memory                             -> {"vmhwm_kb": k}    this process's peak resident set
     quit
@@ -59,6 +64,20 @@ def handle(torch, cmd, work):
                 logits, past = forward(torch, params, n_head, nxt, past)
             return {"seconds": time.perf_counter() - start, "tokens": tokens}
         work[cmd[1]] = decode
+        return {"ok": True}
+    if cmd[0] == "generate":
+        T = int(cmd[2])
+        ids = torch.randint(0, params["wte"].shape[0], (1, T))
+
+        def generate(ids=ids):
+            start = time.perf_counter()
+            logits, past = forward(torch, params, n_head, ids, None)  # past: the filled cache
+            scores = torch.log_softmax(logits[:, -1, :], dim=-1)       # (1, V)
+            token = scores.argmax(-1)
+            logprob = scores[0, token[0]].item()
+            return {"seconds": time.perf_counter() - start, "tokens": token.tolist(),
+                    "logprob": logprob}
+        work[cmd[1]] = generate
         return {"ok": True}
     if cmd[0] == "memory":
         return {"vmhwm_kb": vmhwm_kb()}
