@@ -111,6 +111,7 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
           "{}: expected a JSON object of token -> id, got a {}", vocab_name,
           vocab.empty() ? "empty object" : vocab.type_name());
     constexpr int64_t kMaxId = (int64_t{1} << 31) - 1;
+    constexpr size_t kMaxIdGap = size_t{1} << 20;
     std::unordered_map<std::string, uint32_t> id_of;
     std::vector<const std::string*> text_of;  // for the duplicate-id message
     for (const auto& [text, value] : vocab.items()) {
@@ -120,6 +121,12 @@ Tokenizer Tokenizer::from_strings(std::string_view vocab_json, std::string_view 
             fail("{}: the id of token \"{}\" must be an integer in [0, 2^31), got {}", vocab_name,
                  excerpt(text), json_excerpt(value));
         const auto id = static_cast<uint32_t>(value.get<int64_t>());
+        // Ids may skip, but the table is indexed by id: an id far past the number of tokens
+        // (found by fuzzing: 20 tokens with id 93,555,156 allocated 3 GB) is a damaged file.
+        if (id > vocab.size() + kMaxIdGap)
+            fail("{}: token \"{}\" has id {}, more than {} past the {} tokens of the file (ids "
+                 "may skip, but not that far); the file is damaged",
+                 vocab_name, excerpt(text), id, kMaxIdGap, vocab.size());
         if (id >= t.id_to_bytes_.size()) {
             t.id_to_bytes_.resize(id + 1);
             t.has_id_.resize(id + 1, false);

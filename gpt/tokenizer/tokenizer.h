@@ -43,7 +43,8 @@ class Tokenizer {
 public:
     // Loads a folder holding Hugging Face's vocab.json + merges.txt or OpenAI's encoder.json +
     // vocab.bpe (the same content under other names). Throws gradstack::Error naming the file for
-    // a missing file (or half a pair), a file that is not a regular file or is larger than
+    // a missing file (or half a pair), an id more than 2^20 past the number of tokens (ids may
+    // skip, but the tables are indexed by id), a file that is not a regular file or is larger than
     // kMaxTokenizerFileBytes, bad JSON, a bad merges line, a merge whose parts or result are not
     // in the vocabulary, a merge whose part no earlier merge makes, a merge given twice, a
     // vocabulary without all 256 byte tokens, an id used twice, and vocabulary tokens that no

@@ -214,6 +214,19 @@ BOOST_AUTO_TEST_CASE(merges_cut_at_a_line_boundary_are_detected) {
                         "given twice"));
 }
 
+BOOST_AUTO_TEST_CASE(an_id_far_past_the_vocabulary_is_refused_before_allocating) {
+    // Found by fuzz_tokenizer_files: a tiny vocabulary with id 93,555,156 allocated 3 GB (and
+    // 2^31 - 1 would have asked for 64 GB) before any check.
+    const gpt::BpeVocabulary v = trained_vocab({"<|endoftext|>"});
+    nlohmann::json vocab = nlohmann::json::parse(v.vocab_json());
+    vocab["far away"] = (int64_t{1} << 31) - 2;
+    const std::string e = error_of(
+        [&] { gpt::Tokenizer::from_strings(vocab.dump(), v.merges_txt(), "V.json", "M.txt"); });
+    BOOST_TEST((contains(e, "V.json: token \"far away\" has id 2147483646") &&
+                contains(e, "not that far")),
+               e);
+}
+
 BOOST_AUTO_TEST_CASE(trained_tokenizers_with_any_special_tokens_still_load) {
     // train-tokenizer puts --special tokens before the byte tokens: they need no merge, whatever
     // they look like.
