@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "nn/init.h"
 #include "nn/safetensors.h"
 #include "tensor/io.h"
 
@@ -105,7 +106,12 @@ std::shared_ptr<GPT2LMHeadModel> load_pretrained(const std::string& dir,
     SafetensorsFile file = load_safetensors(weights);
     check_header_matches(config, file, config_path);
     if (!options.allow_nonfinite) check_finite(file, kAllowNonfiniteHint);
-    auto model = std::make_shared<GPT2LMHeadModel>(config);
+    // Every parameter comes from the file (load_tensors is strict), so none is drawn first.
+    std::shared_ptr<GPT2LMHeadModel> model;
+    {
+        nn::init::SkipInitGuard no_init;
+        model = std::make_shared<GPT2LMHeadModel>(config);
+    }
     load_tensors(*model, file);
     model->eval();
     return model;

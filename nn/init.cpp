@@ -11,6 +11,18 @@ void normal_(Tensor& t, double mean, double std, Generator* gen) {
     copy_(t, v * std + mean);
 }
 
+namespace {
+thread_local bool skip_init = false;
+}
+
+SkipInitGuard::SkipInitGuard() : previous_(skip_init) { skip_init = true; }
+SkipInitGuard::~SkipInitGuard() { skip_init = previous_; }
+
+Tensor normal_weight(const Shape& shape, DType dtype, double std, Generator* gen) {
+    if (skip_init) return zeros(shape, dtype);
+    return randn(shape, dtype, gen) * std;
+}
+
 void uniform_(Tensor& t, double low, double high, Generator* gen) {
     NoGradGuard no_grad;
     copy_(t, uniform(t.shape(), low, high, t.dtype(), gen));

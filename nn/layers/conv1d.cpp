@@ -10,7 +10,8 @@ namespace gradstack::nn {
 Conv1D::Conv1D(Conv1DConfig c, Generator* gen) : config_(c) {
     check(c.in_features > 0 && c.out_features > 0, "[Conv1D] sizes must be positive, got {} -> {}",
           c.in_features, c.out_features);
-    weight = register_parameter("weight", randn({c.in_features, c.out_features}, c.dtype, gen) * c.init_std);
+    weight = register_parameter("weight", init::normal_weight({c.in_features, c.out_features}, c.dtype,
+                                                              c.init_std, gen));
     bias = register_parameter("bias", zeros({c.out_features}, c.dtype));
 }
 
