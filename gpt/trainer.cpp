@@ -28,6 +28,7 @@
 #include "gpt/tokenizer/tokenizer.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/clip.h"
+#include "nn/init.h"
 #include "nn/module.h"
 #include "nn/optim/schedule.h"
 #include "nn/safetensors.h"
@@ -396,7 +397,10 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
 
     // --- model and optimizer
     Generator model_gen(c.seed);  // initialisation, then dropout masks; outlives the model
+    std::optional<nn::init::SkipInitGuard> loading;  // weights about to be loaded: none drawn
+    if (c.resume || !c.init_from.empty()) loading.emplace();
     GPT2LMHeadModel model(mc, &model_gen);
+    loading.reset();
     if (c.resume) load_weights(model, (ckpt / "model.safetensors").string());
     else if (!c.init_from.empty()) load_weights(model, (fs::path(c.init_from) / "model.safetensors").string());
     model.train();
