@@ -1,6 +1,7 @@
 // GPT-2 forward (see model.h).
 #include "gpt/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/ops.h"
@@ -73,7 +74,12 @@ ForwardOutput GPT2LMHeadModel::forward(const Tensor& ids, const ForwardOptions& 
     }
     x = tr.ln_f->forward(x);
     if (o.output_hidden_states) out.hidden_states.push_back(x);  // HF: the last one is after ln_f
-    if (o.logits) out.logits = matmul(x, transpose(tr.wte->weight, 0, 1));  // (B, T, vocab)
+    if (o.logits) {
+        check(o.logits_to_keep >= 0, "[gpt2] logits_to_keep {} must be >= 0", o.logits_to_keep);
+        const int64_t keep = o.logits_to_keep > 0 ? std::min(o.logits_to_keep, T) : T;
+        const Tensor h = keep == T ? x : slice(x, 1, T - keep, T);               // (B, keep, C)
+        out.logits = matmul(h, transpose(tr.wte->weight, 0, 1));                 // (B, keep, vocab)
+    }
     (void)B;
     return out;
 }

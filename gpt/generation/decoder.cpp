@@ -42,6 +42,7 @@ Tensor Decoder::last_logits(const ForwardOutput& out) {
 Tensor Decoder::start() {
     ForwardOptions o;
     o.use_cache = use_cache_;
+    o.logits_to_keep = 1;  // only the last position's logits are read
     if (padded_) {
         o.attention_mask = mask_;
         o.position_ids = position_ids_from_mask(mask_, S_);
@@ -67,6 +68,7 @@ Tensor Decoder::step(const std::vector<int64_t>& tokens) {
         ids_ = cat({ids_, next}, 1);  // (R, S)
         if (padded_) o.position_ids = position_ids_from_mask(mask_, S_);
         for (int64_t& n : real_len_) ++n;
+        o.logits_to_keep = 1;
         return last_logits(model_.forward(ids_, o));
     }
     if (padded_) {
