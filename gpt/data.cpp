@@ -101,7 +101,9 @@ std::vector<fs::path> list_data_files(const std::vector<std::string>& paths) {
             std::sort(inside.begin(), inside.end());
             files.insert(files.end(), inside.begin(), inside.end());
         } else {
-            check(fs::is_regular_file(path), "[data] {}: no such file or folder", p);
+            check(fs::exists(path), "[data] {}: no such file or folder", p);
+            check(fs::is_regular_file(path), "[data] {}: not a regular file (a FIFO or a device "
+                  "cannot be tokenized into a cache); give a text file or a folder of them", p);
             files.push_back(path);
         }
     }

@@ -159,6 +159,14 @@ void OutputFile::write(const void* data, size_t nbytes) {
 
 void write_file_atomically(const std::string& path,
                            const std::function<void(OutputFile&)>& writer) {
+    // The rename would replace whatever `path` names: a FIFO, a device (as root, /dev/full
+    // became a regular file) or a folder's entry. Only a regular file (or nothing) is replaced.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        fail("{}: exists and is not a regular file ({}); give the path of a new or regular file",
+             path, S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                   : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a plain file");
+    }
     std::string temp;
     int fd = create_temp(path, temp);
     try {

@@ -46,7 +46,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& what, int ma
     try {
         return nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::exception& e) {
-        fail("{}: not valid JSON: {}", what, json_message(e));
+        // The parser's message quotes the last token it read, which can be a whole huge line.
+        fail("{}: not valid JSON: {}", what, excerpt(json_message(e), 300));
     }
 }
 

@@ -9,6 +9,7 @@
 #include "nn/module.h"
 #include "tests/gpt/cli_helpers.h"
 #include "tests/gpt/train_helpers.h"
+#include "tests/test_util.h"
 
 using namespace gradstack;
 using namespace gradstack::gpt;
@@ -17,18 +18,10 @@ using gradstack::test::quiet;
 using gradstack::test::TempDir;
 using gradstack::test::tiny_config;
 using gradstack::test::contains;
+using gradstack::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 std::string bytes(const fs::path& p) { return test::read_file_text(p); }
 

@@ -40,6 +40,23 @@ BOOST_AUTO_TEST_CASE(fifo_is_refused_without_blocking) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(an_atomic_write_never_replaces_a_fifo_a_device_or_a_folder) {
+    // The rename would have replaced the entry itself (as root, /dev/full became a plain file).
+    TempDir dir;
+    make_fifo(dir / "pipe");
+    std::filesystem::create_directories(dir / "folder");
+    auto write = [](const std::string& path) {
+        return error_of([&] { write_file_atomically(path, [](OutputFile& f) { f.write("x"); }); });
+    };
+    BOOST_TEST(contains(write((dir / "pipe").string()), "is not a regular file (a FIFO)"));
+    BOOST_TEST(contains(write((dir / "folder").string()), "is not a regular file (a folder)"));
+    BOOST_TEST(contains(write("/dev/null"), "is not a regular file (a device)"));
+    BOOST_TEST(std::filesystem::is_fifo(dir / "pipe"));
+    BOOST_TEST(std::filesystem::is_character_file("/dev/null"));
+    BOOST_TEST(write((dir / "new.txt").string()).empty());
+    BOOST_TEST(write((dir / "new.txt").string()).empty());  // a regular file is replaced
+}
+
 BOOST_AUTO_TEST_CASE(devices_directories_and_missing_files_are_refused) {
     TempDir dir;
     HangGuard guard;
