@@ -216,6 +216,11 @@ BOOST_AUTO_TEST_CASE(flags_are_checked_before_any_work, *boost::unit_test::preco
     BOOST_TEST(contains(r.err, "this machine has available"), r.err);
     r = test::run_cli("train --data " + corpus.text_file + out + " --init-from " + corpus.tokenizer + " --n-layer 3");
     BOOST_TEST(contains(r.err, "--n-layer sets up a new model, but --init-from"), r.err);
+    // A place that cannot be written (as root, chmod does not stop writes; /proc does) fails
+    // at once, before the data is tokenized.
+    r = test::run_cli("train --data " + corpus.text_file + " --tokenizer " + corpus.tokenizer +
+                      " --out /proc/gradstack-test-run");
+    BOOST_TEST(contains(r.err, "--out /proc/gradstack-test-run: cannot create the folder"), r.err);
     r = test::run_cli("demo --new-tokens -1 --run " + (dir.path / "demo").string());
     BOOST_TEST(contains(r.err, "--new-tokens: must be"), r.err);
     r = test::run_cli("demo --steps 0 --run " + (dir.path / "demo").string());
