@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.h"
@@ -388,7 +389,13 @@ PpoConfig config_of_state(const nlohmann::json& state, const fs::path& out) {
 
 }  // namespace
 
-PpoConfig saved_config(const std::string& out) { return config_of_state(read_state(out), out); }
+PpoConfig saved_config(const std::string& out) {
+    // The latest complete checkpoint (gpt/run_folder.h), not the top level a kill may have left
+    // one step behind.
+    const std::optional<fs::path> dir = gpt::latest_checkpoint(out, kState);
+    check(dir.has_value(), "--resume: {} holds no complete PPO checkpoint to continue", out);
+    return config_of_state(read_state(*dir), *dir);
+}
 
 std::map<std::string, std::string> config_flags(const PpoConfig& c) {
     std::map<std::string, std::string> flags;

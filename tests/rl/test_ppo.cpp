@@ -256,6 +256,30 @@ BOOST_AUTO_TEST_CASE(a_run_follows_the_contract) {
     BOOST_TEST(contains(shorter.err, "--steps 2 is below the 3 steps the run"), shorter.err);
 }
 
+BOOST_AUTO_TEST_CASE(a_kill_during_a_save_leaves_a_run_that_resumes) {
+    // Points spread over the second checkpoint (step 4) of a 4-step run saved every 2 steps,
+    // each killed in turn as SIGKILL would (gpt/run_folder.h's fault injection): --resume ends
+    // with the weights of the run that was never killed.
+    CliSetup s;
+    const std::string run = s.base + " --reward bow:" + (s.dir.path / "bag.txt").string() +
+                            " --steps 4 --save-every 2 --samples 0 --eval-samples 1";
+    CliRun whole = run_cli(run + s.out("whole"));
+    BOOST_REQUIRE_MESSAGE(whole.exit_code == 0, whole.err);
+    const std::string expected = read_file_text(s.dir.path / "whole" / "model.safetensors");
+    int killed = 0;
+    for (int point = 11; point < 40; point += 3) {
+        const std::string name = "k" + std::to_string(point);
+        CliRun r = run_cli(run + s.out(name), "GRADSTACK_CRASH_AT_SAVE_POINT=" + std::to_string(point));
+        if (r.exit_code == 0) break;  // past the last save point
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 86, "point " << point << ": " << r.err);
+        ++killed;
+        r = run_cli(run + " --resume" + s.out(name));
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "point " << point << ": " << r.err);
+        BOOST_TEST(read_file_text(s.dir.path / name / "model.safetensors") == expected, "point " << point);
+    }
+    BOOST_TEST(killed >= 3);
+}
+
 BOOST_AUTO_TEST_CASE(a_table_reward_scores_exact_responses) {
     CliSetup s;
     // Every response of the tiny model is random text; the table's default for unlisted ones is 0,
@@ -291,7 +315,7 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_a_clear_error) {
         {s.base + bag + " --kl-penalty l2" + s.out("g"), "--kl-penalty 'l2'"},
         {model + bag + " --prompts " + (s.dir.path / "prompts.txt").string() + " --batch-size 10" + s.out("h"),
          "--batch-size 10 must be a multiple of --mini-batch-size 16"},
-        {s.base + bag + " --resume" + s.out("i"), "--resume needs a run saved by gradstack ppo"},
+        {s.base + bag + " --resume" + s.out("i"), "holds no complete PPO checkpoint to continue"},
         {s.base + bag + " --seed -1" + s.out("j"), "--seed"},
         {model + bag + " --prompts " + (s.dir.path / "utf8.txt").string() + s.out("k"), "utf8.txt:2: [tokenizer] the text is not valid UTF-8"},
     };
