@@ -433,31 +433,13 @@ void run(const Problem<T>& pr, const Outputs<T>& o, bool backward) {
 template <class T>
 Problem<T> make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                         double p, uint64_t seed, uint64_t counter) {
-    check(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
-          "[attention] q, k, v must be 4-d (B, nh, T, hs), got {}, {}, {}", shape_str(q.shape()),
-          shape_str(k.shape()), shape_str(v.shape()));
+    const kernels::AttentionShape a = kernels::check_attention(q, k, v, mask, p);
     Problem<T> pr{};
-    pr.B = q.size(0), pr.H = q.size(1), pr.Tq = q.size(2), pr.hs = q.size(3), pr.S = k.size(2);
-    check(k.shape() == v.shape() && k.size(0) == pr.B && k.size(1) == pr.H && k.size(3) == pr.hs &&
-              pr.S >= pr.Tq && pr.hs > 0,
-          "[attention] q {} needs k and v of one shape (B, nh, S, hs) with S >= T and hs > 0, "
-          "got k {} and v {}",
-          shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));
-    check(k.dtype() == q.dtype() && v.dtype() == q.dtype(),
-          "[attention] q, k, v must share a dtype, got {}, {}, {}", q.dtype(), k.dtype(),
-          v.dtype());
-    check(p >= 0 && p < 1, "[attention] dropout p must be in [0, 1), got {}", p);
+    pr.B = a.B, pr.H = a.H, pr.Tq = a.T, pr.hs = a.hs, pr.S = a.S;
     pr.ld = round_up(std::max<int64_t>(pr.S, 1), kCols);
     pr.q = Strided4<T>(q), pr.k = Strided4<T>(k), pr.v = Strided4<T>(v);
-    pr.masked = mask.defined();
-    if (pr.masked) {
-        const Shape full{pr.B, pr.H, pr.Tq, pr.S};
-        check(mask.dtype() == q.dtype() && mask.dim() <= 4 &&
-                  broadcast_shapes(mask.shape(), full, "attention") == full,
-              "[attention] the mask must be {} and broadcast to {}, got {} {}", q.dtype(),
-              shape_str(full), mask.dtype(), shape_str(mask.shape()));
-        pr.mask = Strided4<T>(views::expand(mask, full));
-    }
+    pr.masked = a.masked;
+    if (pr.masked) pr.mask = Strided4<T>(views::expand(mask, Shape{pr.B, pr.H, pr.Tq, pr.S}));
     pr.root = static_cast<T>(std::sqrt(static_cast<double>(pr.hs)));
     pr.dropout = p > 0;
     pr.seed = seed, pr.counter = counter;

@@ -87,14 +87,7 @@ void topk_row(const T* v, int64_t n, int64_t k, bool largest, int64_t* out) {
 }
 
 void topk_cpu(const Tensor& indices, const Tensor& x, int64_t k, int64_t dim, bool largest) {
-    check(x.dim() >= 1, "[topk] needs a tensor with at least 1 dim, got a 0-d tensor");
-    check(k >= 0 && k <= x.shape()[dim], "[topk] k = {} is out of range for dim {} of size {}", k,
-          dim, x.shape()[dim]);
-    Shape s = x.shape();
-    s[dim] = k;
-    check(indices.dtype() == DType::i64 && indices.shape() == s,
-          "[topk] indices are {} {}, expected int64 {}", indices.dtype(),
-          shape_str(indices.shape()), shape_str(s));
+    kernels::check_topk(indices, x, k, dim);
     visit_numeric(x.dtype(), "topk", [&]<class T>() {
         for_each_row<T>(indices, x, dim, [&](const T* v, int64_t n, int64_t* out) {
             topk_row(v, n, k, largest, out);
@@ -103,10 +96,7 @@ void topk_cpu(const Tensor& indices, const Tensor& x, int64_t k, int64_t dim, bo
 }
 
 void argsort_cpu(const Tensor& indices, const Tensor& x, int64_t dim, bool descending) {
-    check(x.dim() >= 1, "[argsort] needs a tensor with at least 1 dim, got a 0-d tensor");
-    check(indices.dtype() == DType::i64 && indices.shape() == x.shape(),
-          "[argsort] indices are {} {}, expected int64 {}", indices.dtype(),
-          shape_str(indices.shape()), shape_str(x.shape()));
+    kernels::check_argsort(indices, x);
     visit_numeric(x.dtype(), "argsort", [&]<class T>() {
         for_each_row<T>(indices, x, dim, [&](const T* v, int64_t n, int64_t* out) {
             std::vector<std::pair<T, int64_t>> items(n);

@@ -71,4 +71,23 @@ Shape cat_shape(const std::vector<Tensor>& xs, int64_t dim) {
     return s;
 }
 
+Shape check_topk(const Tensor& indices, const Tensor& x, int64_t k, int64_t dim) {
+    check(x.dim() >= 1, "[topk] needs a tensor with at least 1 dim, got a 0-d tensor");
+    check(k >= 0 && k <= x.size(dim), "[topk] k = {} is out of range for dim {} of size {}", k,
+          dim, x.size(dim));
+    Shape s = x.shape();
+    s[dim] = k;
+    check(indices.dtype() == DType::i64 && indices.shape() == s,
+          "[topk] indices are {} {}, expected int64 {}", indices.dtype(),
+          shape_str(indices.shape()), shape_str(s));
+    return s;
+}
+
+void check_argsort(const Tensor& indices, const Tensor& x) {
+    check(x.dim() >= 1, "[argsort] needs a tensor with at least 1 dim, got a 0-d tensor");
+    check(indices.dtype() == DType::i64 && indices.shape() == x.shape(),
+          "[argsort] indices are {} {}, expected int64 {}", indices.dtype(),
+          shape_str(indices.shape()), shape_str(x.shape()));
+}
+
 }  // namespace gradstack::kernels

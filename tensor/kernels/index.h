@@ -82,5 +82,10 @@ void check_scatter(const Tensor& out, int64_t dim, const Tensor& index, const Te
 // cat's output shape: every x has the same number of dims and sizes except along dim, the same
 // dtype and device. Throws naming the first offending tensor's position and shape.
 Shape cat_shape(const std::vector<Tensor>& xs, int64_t dim);
+// topk's x (at least 1-d), k (in [0, x.shape[dim]]) and indices (int64, x's shape with
+// shape[dim] = k); returns that shape.
+Shape check_topk(const Tensor& indices, const Tensor& x, int64_t k, int64_t dim);
+// argsort's x (at least 1-d) and indices (int64, x's shape).
+void check_argsort(const Tensor& indices, const Tensor& x);
 
 }  // namespace gradstack::kernels

@@ -94,6 +94,17 @@ inline constinit Dispatcher<void(const Tensor& out, const Tensor& lse, const Ten
                                  const Tensor& k, const Tensor& v, const Tensor& mask, double p,
                                  uint64_t seed, uint64_t counter)>
     attention_forward{"attention_forward"};
+
+// The sizes of an attention problem, and the checks every backend runs on its inputs (shared by
+// the fast and the reference kernels, in kernels/nn.cpp): q, k, v 4-d of one dtype, k and v
+// (B, nh, S, hs) with S >= T and hs > 0, p in [0, 1), a mask of q's dtype broadcastable to
+// (B, nh, T, S). Throws naming the shapes.
+struct AttentionShape {
+    int64_t B, H, T, S, hs;
+    bool masked;
+};
+AttentionShape check_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& mask, double p);
 // Gradients of the forward above. Inputs first (they decide the device): gout = dL/dout
 // (B, nh, T, hs, any strides), the forward's inputs and its lse; then the outputs dq
 // (B, nh, T, hs), dk and dv (B, nh, S, hs), contiguous; an undefined output is not computed. The

@@ -14,31 +14,7 @@ namespace gradstack::reference {
 namespace {
 
 // The sizes of one call, and its inputs read through their strides.
-struct Attention {
-    int64_t B, H, T, S, hs;
-    bool masked;
-};
-
-Attention check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
-                       double p) {
-    check(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
-          "[attention] q, k, v must be 4-d (B, nh, T, hs), got {}, {}, {}", shape_str(q.shape()),
-          shape_str(k.shape()), shape_str(v.shape()));
-    Attention a{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), mask.defined()};
-    check(k.shape() == v.shape() && k.size(0) == a.B && k.size(1) == a.H && k.size(3) == a.hs &&
-              a.S >= a.T && a.hs > 0,
-          "[attention] q {} needs k and v of one shape (B, nh, S, hs) with S >= T and hs > 0, "
-          "got k {} and v {}",
-          shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));
-    check(k.dtype() == q.dtype() && v.dtype() == q.dtype(),
-          "[attention] q, k, v must share a dtype, got {}, {}, {}", q.dtype(), k.dtype(),
-          v.dtype());
-    check(p >= 0 && p < 1, "[attention] dropout p must be in [0, 1), got {}", p);
-    if (a.masked)
-        check(mask.dtype() == q.dtype(), "[attention] the mask must be {}, got {}", q.dtype(),
-              mask.dtype());
-    return a;
-}
+using Attention = kernels::AttentionShape;  // sizes, checked by kernels::check_attention
 
 // Element (b, h, i, d) of a 4-d tensor.
 template <class T>
@@ -87,7 +63,7 @@ double factor(const Attention& a, double p, uint64_t seed, uint64_t counter, int
 template <class T>
 void forward(const Tensor& out_t, const Tensor& lse_t, const Tensor& q_t, const Tensor& k_t,
              const Tensor& v_t, const Tensor& mask_t, double p, uint64_t seed, uint64_t counter) {
-    const Attention a = check_inputs(q_t, k_t, v_t, mask_t, p);
+    const Attention a = kernels::check_attention(q_t, k_t, v_t, mask_t, p);
     const Strided<T> q(q_t), k(k_t), v(v_t), out(out_t), lse(lse_t);
     const Tensor mask_full =
         a.masked ? views::expand(mask_t, Shape{a.B, a.H, a.T, a.S}) : Tensor();
@@ -122,7 +98,7 @@ template <class T>
 void backward(const Tensor& gout_t, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t,
               const Tensor& mask_t, const Tensor& lse_t, double p, uint64_t seed,
               uint64_t counter, const Tensor& dq_t, const Tensor& dk_t, const Tensor& dv_t) {
-    const Attention a = check_inputs(q_t, k_t, v_t, mask_t, p);
+    const Attention a = kernels::check_attention(q_t, k_t, v_t, mask_t, p);
     check(gout_t.shape() == q_t.shape() && gout_t.dtype() == q_t.dtype(),
           "[attention] the output gradient must be {} {}, got {} {}", q_t.dtype(),
           shape_str(q_t.shape()), gout_t.dtype(), shape_str(gout_t.shape()));

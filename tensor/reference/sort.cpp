@@ -39,14 +39,7 @@ std::vector<int64_t> ordered_line(const Strided<T>& x, const Lines& lines, int64
 
 // indices[line, :k] = the first k positions of the line's order.
 void topk_reference(const Tensor& indices, const Tensor& x, int64_t k, int64_t dim, bool largest) {
-    check(x.dim() >= 1, "[topk] needs a tensor with at least 1 dim, got a 0-d tensor");
-    check(k >= 0 && k <= x.size(dim), "[topk] k = {} is out of range for dim {} of size {}", k,
-          dim, x.size(dim));
-    Shape s = x.shape();
-    s[dim] = k;
-    check(indices.dtype() == DType::i64 && indices.shape() == s,
-          "[topk] indices are {} {}, expected int64 {}", indices.dtype(),
-          shape_str(indices.shape()), shape_str(s));
+    const Shape s = kernels::check_topk(indices, x, k, dim);
     visit_numeric(x.dtype(), "topk", [&]<class T>() {
         const Strided<T> xs(x);
         const Strided<int64_t> out(indices);
@@ -60,10 +53,7 @@ void topk_reference(const Tensor& indices, const Tensor& x, int64_t k, int64_t d
 
 // indices[line, :] = the line's whole order (ascending unless `descending`).
 void argsort_reference(const Tensor& indices, const Tensor& x, int64_t dim, bool descending) {
-    check(x.dim() >= 1, "[argsort] needs a tensor with at least 1 dim, got a 0-d tensor");
-    check(indices.dtype() == DType::i64 && indices.shape() == x.shape(),
-          "[argsort] indices are {} {}, expected int64 {}", indices.dtype(),
-          shape_str(indices.shape()), shape_str(x.shape()));
+    kernels::check_argsort(indices, x);
     visit_numeric(x.dtype(), "argsort", [&]<class T>() {
         const Strided<T> xs(x);
         const Strided<int64_t> out(indices);
