@@ -82,7 +82,7 @@ int run_train(int argc, char** argv) {
             check(app.count(flag) == 0, "{} sets up a new model, but --init-from {} fine-tunes a "
                   "saved one (its config.json decides): pass one or the other", flag, c.init_from);
     }
-    gpt::validate(c);  // the flags as given; again below with the saved settings filled in
+    gpt::validate(c);  // the flags as given (train() checks the merged settings again)
     if (c.resume) {
         // The run's own settings, with the flags given here (a contradiction is an error).
         std::vector<std::string> given;
@@ -95,7 +95,6 @@ int run_train(int argc, char** argv) {
         }
         c = gpt::resumed_config(c, given);
     }
-    gpt::validate(c);
 
     gpt::TrainResult r = train_with_ctrl_c(c);
     fmt::print("metrics: {0}/metrics.csv, plot: {0}/metrics.png, model: {0}\n", c.out);
