@@ -20,6 +20,7 @@
 #include "apps/cli_common.h"
 #include "apps/command.h"
 #include "gpt/generation/memory.h"
+#include "tensor/cpu/blas_core.h"
 #include "tensor/error.h"
 
 #ifndef GRADSTACK_SOURCE_DIR
@@ -142,6 +143,15 @@ std::optional<std::string> find_bench_script(const std::string& name) {
     for (const fs::path& p : candidates)
         if (fs::exists(p, ec)) return fs::weakly_canonical(p, ec).string();
     return std::nullopt;
+}
+
+std::string blas_line() {
+    const std::string note = cpu::blas_core_note();
+    return fmt::format("OpenBLAS kernels: {}{}", cpu::blas_core(),
+                       note.empty() ? ""
+                                    : fmt::format(" ({}; PyTorch's OpenBLAS gets the same, through "
+                                                  "OPENBLAS_CORETYPE)",
+                                                  note));
 }
 
 TorchServer::TorchServer(const std::string& script_name) {

@@ -53,6 +53,10 @@ double median_seconds(const TimedRun& fn, int reps, int warmup);
 // next round), so that a burst of load from other processes hits all of them alike.
 std::vector<double> median_seconds(const std::vector<TimedRun>& fns, int reps, int warmup);
 
+// "OpenBLAS kernels: Cooperlake (...)": which OpenBLAS kernels run (tensor/cpu/blas_core.h), and
+// why when gradstack chose them; every benchmark prints it under its title.
+std::string blas_line();
+
 // Sets OpenMP's (and so OpenBLAS's) thread count for what follows.
 void set_threads(int threads);
 

@@ -49,6 +49,7 @@ void run_generate_bench(const GenerateFlags& f) {
     fmt::print("gradstack bench generate: GPT-2 n_layer {} n_embd {} n_head {} vocab {} ({:.0f}M "
                "parameters), random weights, float32\n",
                c.n_layer, c.n_embd, c.n_head, c.vocab_size, model.num_parameters() / 1e6);
+    fmt::print("{}\n", blas_line());
     TorchServer torch("torch_generate.py");
     if (torch.ok()) {
         fmt::print("PyTorch {} (same loop with its KV cache, OpenMP OpenBLAS), timed in blocks\n",

@@ -22,6 +22,7 @@
 #include "gpt/generation/generate.h"
 #include "gpt/model.h"
 #include "tensor/io.h"
+#include "tensor/kernels/linalg.h"
 #include "tensor/random.h"
 
 namespace gradstack::apps {
@@ -34,6 +35,7 @@ struct GptFlags {
     int64_t new_tokens = 64;      // this many greedy steps, each one cached forward
     std::vector<int64_t> batches{1, 8};
     bool memory = true;           // also measure peak memory (in child processes)
+    bool bf16 = false;            // also the rows with --dtype bf16 (against PyTorch float32)
     std::string memory_child;     // internal: run one workload, print the peak RSS, exit
 };
 
@@ -123,8 +125,13 @@ Workload decode_workload(gpt::GPT2LMHeadModel& model, int64_t B, int64_t P, int6
 
 // Internal mode (--memory-child NAME): build the model, run one workload once, print the peak
 // resident set in kB. Each engine's memory is measured in a fresh process of its own.
-void memory_child(const GptFlags& f) {
+void memory_child(GptFlags f) {
     set_threads(f.common.threads.back());
+    // "NAME:bf16": the workload with the weight products in bfloat16.
+    const bool bf16 = f.memory_child.ends_with(":bf16");
+    if (bf16) f.memory_child.resize(f.memory_child.size() - 5);
+    kernels::MatmulPrecisionGuard precision(bf16 ? kernels::MatmulPrecision::bf16
+                                                 : kernels::MatmulPrecision::f32);
     Generator gen(0);
     gpt::GPT2LMHeadModel model(gpt2_small(), &gen);
     // "prompt", "generate" or "decodeB" (what run_gpt passes)
@@ -171,7 +178,7 @@ std::vector<int64_t> child_answer(const GptFlags& f, const std::string& workload
     check(got && rc == 0, "[bench gpt] memory child '{}' failed (exit {})", cmd, rc);
     const std::string answer = std::string(buffer).substr(0, std::string(buffer).find('\n'));
     const std::vector<int64_t> kb = parse_ids(answer, "[bench gpt] the memory child's answer");
-    const size_t expected = workload == "generate" ? 3 : 1;
+    const size_t expected = workload.starts_with("generate") ? 3 : 1;
     check(kb.size() == expected, "[bench gpt] memory child '{}' answered '{}', not {}", cmd,
           excerpt(answer, 40), expected == 1 ? "a size in kB" : "kB,microseconds,faults");
     return kb;
@@ -214,6 +221,7 @@ void run_gpt(const GptFlags& f) {
     fmt::print("gradstack bench gpt: GPT-2 124M shape, random weights (seed 0), float32, {} threads, "
                "median of {} after {} warm-ups\n",
                threads, f.common.reps, f.common.warmup);
+    fmt::print("{}\n", blas_line());
     TorchServer torch("torch_gpt.py");
     if (torch.ok()) {
         fmt::print("PyTorch {} (OpenBLAS OpenMP build, OMP_NUM_THREADS=2), timed in turns\n",
@@ -239,6 +247,22 @@ void run_gpt(const GptFlags& f) {
     workloads.push_back(generate_workload(model, f.prompt_tokens, gen));
     keys.push_back("generate");
     tokens_per_run.push_back(f.prompt_tokens);
+    // --bf16: the same workloads again with the weight products in bfloat16 (the weights are
+    // packed on the first, untimed, run), each against PyTorch's float32 row.
+    std::vector<bool> bf16_row(workloads.size(), false);
+    if (f.bf16) {
+        const size_t n = workloads.size();
+        for (size_t w = 0; w < n; ++w) {
+            Workload plain = workloads[w];
+            workloads.push_back({plain.name + " bf16", [plain] {
+                                     kernels::MatmulPrecisionGuard g(kernels::MatmulPrecision::bf16);
+                                     return plain.run();
+                                 }});
+            keys.push_back(keys[w]);
+            tokens_per_run.push_back(tokens_per_run[w]);
+            bf16_row.push_back(true);
+        }
+    }
 
     fmt::print("\n{:<14} {:>14} {:>14} {:>7} | {:>13} {:>13} {:>7}\n", "workload",
                "gradstack tok/s", "torch tok/s", "ratio", "gradstack MB", "torch MB", "ratio");
@@ -257,7 +281,7 @@ void run_gpt(const GptFlags& f) {
         const std::vector<double>& s = seconds[w];
         double ours = tokens_per_run[w] / s[0];
         double theirs = torch.ok() ? tokens_per_run[w] / s[1] : 0;
-        if (f.memory) child = child_answer(f, keys[w]);
+        if (f.memory) child = child_answer(f, keys[w] + (bf16_row[w] ? ":bf16" : ""));
         double ours_mb = f.memory ? child[0] / 1024.0 : 0;
         double torch_mb =
             f.memory && torch.ok() ? torch_peak_kb(f, keys[w], &torch_first) / 1024.0 : 0;
@@ -269,7 +293,7 @@ void run_gpt(const GptFlags& f) {
     };
     // The two prompt rows (the bare forward, the same prompt through generate) are timed in one
     // set of turns, all four engines round by round, so that they compare with each other too.
-    const size_t gen_row = workloads.size() - 1;
+    const size_t gen_row = f.bf16 ? workloads.size() / 2 - 1 : workloads.size() - 1;
     for (size_t w = 0; w < gen_row; ++w) {
         if (w == 0) {
             std::vector<TimedRun> engines = engines_of(0), with_generate = engines_of(gen_row);
@@ -284,6 +308,12 @@ void run_gpt(const GptFlags& f) {
         print_row(w);
     }
     print_row(gen_row);
+    const std::vector<int64_t> generate_child = child;
+    for (size_t w = gen_row + 1; w < workloads.size(); ++w) {  // the bf16 rows
+        seconds[w] = median_seconds(engines_of(w), f.common.reps, f.common.warmup);
+        print_row(w);
+    }
+    child = generate_child;
     if (f.memory) {
         // What `gradstack generate` itself pays: its prompt is the first forward of its process.
         const double ours_first = child[1] / 1e6;
@@ -324,6 +354,9 @@ void configure(CLI::App& command) {
         ->check(integer_in(1, 4096))
         ->capture_default_str();
     command.add_flag("!--no-memory", f->memory, "skip the peak-memory measurements");
+    command.add_flag("--bf16", f->bf16,
+                     "also each workload with --dtype bf16 (weight products in bfloat16), against "
+                     "PyTorch float32");
     command.add_option("--memory-child", f->memory_child)->group("");  // internal, see above
     command.callback([f] {
         check(f->decode_prompt + f->new_tokens <= 1024,

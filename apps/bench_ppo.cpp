@@ -59,6 +59,7 @@ void run_ppo_bench(const PpoBenchFlags& f) {
                "tokens, {} PPO epochs; reward: count of token 3\n",
                c.n_layer, c.n_embd, c.n_head, c.vocab_size, policy.lm->num_parameters() / 1e6,
                p.batch_size, p.mini_batch_size, f.query, p.response_length, p.ppo_epochs);
+    fmt::print("{}\n", blas_line());
 
     std::unique_ptr<TorchServer> torch;
     if (!f.no_torch) {

@@ -27,10 +27,14 @@ namespace gradstack::apps {
 namespace {
 
 // The matmul shapes: [M, K] @ [K, N] with K = 768 (GPT-2 small's width); N = 768 (attention
-// projection), 2304 (qkv), 3072 (MLP); M = 512 and 4096 rows of tokens.
+// projection), 2304 (qkv), 3072 (MLP); M = 512 and 4096 rows of tokens, and the few rows of
+// batched decoding and beam search (4, 8, 32: the small-M kernel, tensor/cpu/small_gemm.h), which
+// also meet the tied head (N = 50257, b = wte^T).
 constexpr int64_t kK = 768;
-constexpr int64_t kRows[] = {512, 4096};
+constexpr int64_t kRows[] = {4, 8, 32, 512, 4096};
 constexpr int64_t kCols[] = {768, 2304, 3072};
+constexpr int64_t kHeadCols = 50257;
+constexpr int64_t kSmallRows = 32;  // rows up to this also run the head shape
 
 // b's layout: "KN" is b stored [K, N]; "NK" is b = W^T with W stored [N, K] (nn.Linear weights).
 constexpr const char* kLayouts[] = {"KN", "NK"};
@@ -60,8 +64,11 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
         set_threads(threads);
         if (torch.ok()) torch.ask(fmt::format("threads {}", threads));
         for (int64_t M : kRows) {
-            for (int64_t N : kCols) {
+            std::vector<int64_t> cols(std::begin(kCols), std::end(kCols));
+            if (M <= kSmallRows) cols.push_back(kHeadCols);
+            for (int64_t N : cols) {
                 for (const std::string layout : kLayouts) {
+                    if (N == kHeadCols && layout != std::string("NK")) continue;  // wte^T only
                     const bool nk = layout == "NK";
                     Tensor a = randn({M, kK});
                     Tensor w = nk ? randn({N, kK}) : randn({kK, N});
@@ -238,6 +245,7 @@ void attention_table(const BenchFlags& flags, TorchServer& torch) {
 void run_tensor(const BenchFlags& flags, const std::vector<std::string>& tables) {
     fmt::print("gradstack bench tensor: threads {}, OpenBLAS {}\n", fmt::join(flags.threads, ","),
                openblas_get_config());
+    fmt::print("{}\n", blas_line());
     TorchServer torch("torch_tensor.py");
     if (torch.ok())
         fmt::print(

@@ -97,6 +97,7 @@ void run_train(const TrainBenchFlags& f) {
     fmt::print("gradstack bench train: one AdamW step (forward, cross-entropy, backward, clip 1.0), "
                "random weights and tokens, float32, {} threads, median of {} after {} warm-ups\n",
                threads, f.common.reps, f.common.warmup);
+    fmt::print("{}\n", blas_line());
     std::optional<TorchServer> torch;
     if (f.torch) {
         torch.emplace("torch_train.py");

@@ -43,6 +43,13 @@ inline constexpr double kInf = std::numeric_limits<double>::infinity();
 //     if (auto rc = parse_flags(app, argc, argv)) return *rc;
 std::optional<int> parse_flags(CLI::App& app, int argc, char** argv);
 
+// --dtype float32|bf16 of the inference commands (generate, score): the precision of the weight
+// products (tensor/kernels/linalg.h MatmulPrecision). float32, the default, is Hugging Face's
+// math; bf16 rounds weights and activations to bfloat16 for the products (faster, inference
+// only). CLI11 refuses any other value, naming the flag. Apply it after parsing with
+// kernels::MatmulPrecisionGuard(kernels::parse_matmul_precision(dtype, "--dtype")).
+CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype);
+
 // "1,2,3" -> {1, 2, 3}; "" -> {}. Each id a decimal integer in [0, 2^63 - 1]. Throws
 // gradstack::Error naming `flag` and the bad part.
 std::vector<int64_t> parse_ids(const std::string& text, const std::string& flag = "--prompt-ids");

@@ -18,6 +18,7 @@
 #include "gpt/generation/memory.h"
 #include "gpt/tokenizer/tokenizer.h"
 #include "tensor/error.h"
+#include "tensor/kernels/linalg.h"
 
 namespace gradstack::apps {
 
@@ -113,7 +114,10 @@ int run_generate(int argc, char** argv) {
     app.add_flag("--json", json_out,
                  "print one JSON object: {\"prompts\": [{\"prompt_ids\", \"outputs\": [{\"new_ids\", "
                  "\"text\", \"score\" (beam search), \"logprobs\"}]}]}");
+    std::string dtype;
+    add_dtype_option(app, dtype);
     if (auto rc = parse_flags(app, argc, argv)) return *rc;
+    kernels::MatmulPrecisionGuard precision(kernels::parse_matmul_precision(dtype, "--dtype"));
 
     check(min_new->count() == 0 || g.min_new_tokens <= g.max_new_tokens,
           "--min-new-tokens {} is more than --max-new-tokens {}: EOS would be banned for longer "

@@ -14,6 +14,7 @@
 #include "apps/command.h"
 #include "gpt/checkpoint.h"
 #include "gpt/tokenizer/tokenizer.h"
+#include "tensor/kernels/linalg.h"
 #include "tensor/error.h"
 #include "tensor/io.h"
 
@@ -60,7 +61,10 @@ int run_score(int argc, char** argv) {
                    "n_positions - 1] (default n_positions / 2; each token then sees at least "
                    "n_positions / 2 tokens)")
         ->check(integer_in(1, kMaxCount));
+    std::string dtype;
+    add_dtype_option(app, dtype);
     if (auto rc = parse_flags(app, argc, argv)) return *rc;
+    kernels::MatmulPrecisionGuard precision(kernels::parse_matmul_precision(dtype, "--dtype"));
     check(text_opt->count() + file_opt->count() == 1, "[score] give --text or --file");
     if (file_opt->count()) text = read_input_file(file, kMaxTextBytes, "[score] --file", true);
     check(!text.empty(), "[score] {} is empty: nothing to score",

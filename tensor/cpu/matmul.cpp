@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <climits>
 
+#include "tensor/cpu/bf16_gemm.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/small_gemm.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/kernels/linalg.h"
 
@@ -54,6 +56,12 @@ void gemm(const Layout& la, const Layout& lb, int64_t M, int64_t N, int64_t K, c
     const int lda = static_cast<int>(la.ld), ldb = static_cast<int>(lb.ld);
     const int inc_a = la.transposed ? lda : 1;
     if constexpr (std::is_same_v<T, float>) {
+        // 2..32 rows against a weight (batched decoding, beams): our kernel reads b once for all
+        // rows instead of packing it (small_gemm.h).
+        if (M >= 2 && M <= kSmallGemmMaxRows &&
+            small_gemm_f32(M, N, K, a, la.transposed ? 1 : la.ld, la.transposed ? la.ld : 1, b,
+                           lb.ld, lb.transposed, c, ldc, beta != 0.0f))
+            return;
         if (M == 1) {
             // c[1, N] = a[1, K] @ b: b^T a, with b stored [K, N] (use Trans) or [N, K] (NoTrans).
             // a's one row has stride 1, or stride lda when a came as a transposed view.
@@ -99,6 +107,21 @@ bool parallel_over_batch(int64_t count, int64_t M, int64_t N, int64_t K) {
     const int64_t rounds = (count + threads - 1) / threads;
     const bool balanced = rounds * threads * 4 <= count * 5;  // at most 20% of thread time idle
     return balanced || M * N * K < kSmallProduct;
+}
+
+// MatmulPrecision::bf16 (linalg.h): a [..., M, K] @ a 2-d weight b, with b's bfloat16 packing
+// found in (or added to) the pack cache. The batch folds into the rows, so the weight is read
+// once per call whatever the batch: a and the result are made C-order first if they are not.
+void matmul_bf16(const Tensor& out, Tensor a, const Tensor& b, bool accumulate) {
+    const int64_t K = a.size(-1), N = b.size(-1);
+    const std::shared_ptr<const PackedBf16> packed = packed_bf16(b);
+    if (!a.is_contiguous()) a = kernels::clone(a);
+    Tensor c = out;
+    if (!out.is_contiguous())
+        c = accumulate ? kernels::clone(out) : empty(out.shape(), out.dtype(), out.device());
+    const int64_t rows = K == 0 ? c.numel() / std::max<int64_t>(N, 1) : a.numel() / K;
+    bf16_gemm(rows, a.data<float>(), K, 1, *packed, c.data<float>(), N, accumulate);
+    if (!c.is_same(out)) kernels::copy(out, c);
 }
 
 template <class T>
@@ -192,6 +215,9 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, bool accumu
           "[matmul] output {} {} does not fit a {} @ b {} (expected {} {})", out.dtype(),
           shape_str(out.shape()), shape_str(a.shape()), shape_str(b.shape()), a.dtype(),
           shape_str(expected));
+    if (a.dtype() == DType::f32 && b.dim() == 2 && out.numel() > 0 &&
+        kernels::matmul_precision() == kernels::MatmulPrecision::bf16)
+        return matmul_bf16(out, a, b, accumulate);
     visit_floating(a.dtype(), "matmul", [&]<class T>() { matmul_typed<T>(out, a, b, accumulate); });
 }
 

@@ -2,9 +2,35 @@
 // messages that name both operands as the user passed them, and the 1-d promotions.
 #include "tensor/kernels/linalg.h"
 
+#include <atomic>
+
 #include "tensor/view.h"
 
 namespace gradstack::kernels {
+
+namespace {
+std::atomic<int> current_precision{0};
+}
+
+MatmulPrecision matmul_precision() {
+    return static_cast<MatmulPrecision>(current_precision.load(std::memory_order_relaxed));
+}
+
+void set_matmul_precision(MatmulPrecision precision) {
+    current_precision.store(static_cast<int>(precision), std::memory_order_relaxed);
+}
+
+MatmulPrecision parse_matmul_precision(std::string_view value, std::string_view where) {
+    if (value == "float32") return MatmulPrecision::f32;
+    if (value == "bf16") return MatmulPrecision::bf16;
+    fail("{}: '{}' is not a matmul precision; use float32 (exact, the default) or bf16 (weights "
+         "rounded to bfloat16, faster, inference only)",
+         where, value);
+}
+
+const char* matmul_precision_name(MatmulPrecision precision) {
+    return precision == MatmulPrecision::bf16 ? "bf16" : "float32";
+}
 
 Shape matmul_shape(const Tensor& a, const Tensor& b) {
     check(a.dim() >= 1 && b.dim() >= 1,

@@ -5,6 +5,8 @@
 // replaces), autograd/ops/linalg.cpp (the gradients).
 #pragma once
 
+#include <string_view>
+
 #include "tensor/dispatch.h"
 
 namespace gradstack::kernels {
@@ -17,6 +19,35 @@ namespace gradstack::kernels {
 inline constinit Dispatcher<void(const Tensor& out, const Tensor& a, const Tensor& b,
                                  bool accumulate)>
     matmul{"matmul"};
+
+// The precision float32 matmuls against a weight multiply in. `f32` (the default) is float32
+// throughout, what Hugging Face computes. `bf16` (`--dtype bf16`, inference only) rounds both
+// operands to bfloat16 (8 significant bits), multiplies them exactly and sums in float32, as
+// inference engines do: the weight is packed once into bfloat16 and kept, so every later product
+// reads half the bytes (tensor/cpu/bf16_gemm.h). It applies to the products whose b is one 2-d
+// matrix (x @ W, x @ wte^T: every weight GEMM of GPT-2); batched products of activations stay
+// float32, and so does everything that is not a matmul (layer norm, softmax, attention). The
+// reference kernel set follows the same rule in float64 on the rounded values. Process-wide.
+enum class MatmulPrecision : int { f32 = 0, bf16 = 1 };
+MatmulPrecision matmul_precision();
+void set_matmul_precision(MatmulPrecision precision);
+// "float32" -> f32, "bf16" -> bf16; anything else throws naming `where` (a flag) and the choices.
+MatmulPrecision parse_matmul_precision(std::string_view value, std::string_view where);
+const char* matmul_precision_name(MatmulPrecision precision);  // "float32", "bf16"
+
+// Sets the precision for a scope and restores the previous one.
+class MatmulPrecisionGuard {
+  public:
+    explicit MatmulPrecisionGuard(MatmulPrecision precision) : saved_(matmul_precision()) {
+        set_matmul_precision(precision);
+    }
+    ~MatmulPrecisionGuard() { set_matmul_precision(saved_); }
+    MatmulPrecisionGuard(const MatmulPrecisionGuard&) = delete;
+    MatmulPrecisionGuard& operator=(const MatmulPrecisionGuard&) = delete;
+
+  private:
+    MatmulPrecision saved_;
+};
 
 // The shape of torch.matmul(a, b) for a and b of at least 1 dim (see matmul_fresh): for 2-d and
 // more, the broadcast batch dims, then M, N. Checks dtypes and devices, and throws

@@ -2,6 +2,7 @@
 // loops per batch index with a float64 sum, operands read through their strides (a broadcast
 // batch dim has stride 0). The fast twin is cpu/matmul.cpp (OpenBLAS gemm / gemv, layouts handed
 // to BLAS without copies, batches folded or spread over threads). Read next: reference/index.cpp.
+#include "tensor/bf16.h"
 #include "tensor/kernels/linalg.h"
 #include "tensor/reference/strided.h"
 #include "tensor/view.h"
@@ -9,8 +10,10 @@
 namespace gradstack::reference {
 namespace {
 
+// `round` rounds each operand before it is multiplied: bfloat16 for MatmulPrecision::bf16.
 template <class T>
-void matmul_loops(const Tensor& out_t, const Tensor& a_t, const Tensor& b_t, bool accumulate) {
+void matmul_loops(const Tensor& out_t, const Tensor& a_t, const Tensor& b_t, bool accumulate,
+                  T (*round)(T) = [](T x) { return x; }) {
     const int64_t M = a_t.size(-2), K = a_t.size(-1), N = b_t.size(-1);
     const Shape batch(out_t.shape().begin(), out_t.shape().end() - 2);
     Shape full_a = batch, full_b = batch;
@@ -31,8 +34,8 @@ void matmul_loops(const Tensor& out_t, const Tensor& a_t, const Tensor& b_t, boo
             for (int64_t j = 0; j < N; ++j) {
                 double sum = accumulate ? static_cast<double>(po[i * o_i + j * o_j]) : 0.0;
                 for (int64_t k = 0; k < K; ++k)
-                    sum += static_cast<double>(pa[i * a_i + k * a_k]) *
-                           static_cast<double>(pb[k * b_k + j * b_j]);
+                    sum += static_cast<double>(round(pa[i * a_i + k * a_k])) *
+                           static_cast<double>(round(pb[k * b_k + j * b_j]));
                 po[i * o_i + j * o_j] = static_cast<T>(sum);
             }
     }
@@ -47,6 +50,11 @@ void matmul_reference(const Tensor& out, const Tensor& a, const Tensor& b, bool 
           shape_str(out.shape()), shape_str(a.shape()), shape_str(b.shape()), a.dtype(),
           shape_str(expected));
     if (out.numel() == 0) return;
+    // bf16 precision: both operands of a product against a 2-d weight rounded to bfloat16 (the
+    // fast twin is cpu/bf16_gemm.cpp; the rule is in kernels/linalg.h).
+    if (a.dtype() == DType::f32 && b.dim() == 2 &&
+        kernels::matmul_precision() == kernels::MatmulPrecision::bf16)
+        return matmul_loops<float>(out, a, b, accumulate, &round_to_bf16);
     visit_floating(a.dtype(), "matmul",
                    [&]<class T>() { matmul_loops<T>(out, a, b, accumulate); });
 }

@@ -1,0 +1,211 @@
+// The small-M GEMM (small_gemm.h): two AVX-512 register tiles, one per weight layout.
+//
+//  b stored [K, N] (a Conv1D weight): "broadcast" tile. A panel of 48 columns of b is walked row
+//    by row; each row (3 vectors of 16 floats) is multiplied by every a(m, k), broadcast, into
+//    up to 8 x 3 accumulators (24 of the 32 vector registers). The first group of 8 rows pulls
+//    the panel from memory, the next ones find it in L2 (K x 192 bytes; K is cut into blocks of
+//    kBlockK so the panel never outgrows L2).
+//  b stored [N, K] (wte read as wte^T, or any transposed weight): "dot" tile. Rows of b are dot
+//    products against rows of a: 4 rows of b x up to 6 rows of a, 16 k at a time, 24
+//    accumulators, summed across their lanes at the end. The 4 rows of b (4 x K floats) stay in
+//    L1 while every group of a's rows passes over them, so b is read once; it is read in the
+//    order it lies in memory, so the hardware prefetcher streams it.
+//
+// Threads split N: each takes a contiguous range of panels (or rows of b), so each streams its own
+// part of the weight; a is small and shared. Sums run in a different order from BLAS's, so
+// results differ from sgemm by float32 rounding (tests/tensor/test_small_gemm.cpp bounds it).
+#include "tensor/cpu/small_gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace gradstack::cpu {
+
+#if defined(__AVX512F__)
+namespace {
+
+constexpr int kLanes = 16;
+constexpr int kPanel = 3 * kLanes;  // columns of a broadcast tile
+constexpr int kBroadcastRows = 8;   // rows of a per broadcast tile
+constexpr int kDotRows = 6;         // rows of a per dot tile
+constexpr int kDotCols = 4;         // rows of b (columns of c) per dot tile
+constexpr int64_t kBlockK = 1024;   // a broadcast panel holds at most kBlockK x 48 floats (192 KB)
+constexpr int kPrefetchRows = 8;    // how far ahead the broadcast tile prefetches b's rows
+
+// The lanes of a 16-float vector that lie before column `left` (all when left >= 16).
+__mmask16 lanes_before(int64_t left) {
+    return left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(left, 0)) - 1);
+}
+
+// c[MR, cols] (+)= a[MR, kc] @ b[kc, cols] for cols <= 48; a(m, k) = a[m * lda + k], contiguous.
+template <int MR>
+void broadcast_tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                    int64_t ldc, int64_t cols, bool accumulate) {
+    const __mmask16 mask[3] = {lanes_before(cols), lanes_before(cols - kLanes),
+                               lanes_before(cols - 2 * kLanes)};
+    __m512 acc[MR][3];
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+        for (int j = 0; j < 3; ++j) acc[m][j] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* bk = b + k * ldb;
+        if (k + kPrefetchRows < kc) {
+            const char* ahead = reinterpret_cast<const char*>(bk + kPrefetchRows * ldb);
+            _mm_prefetch(ahead, _MM_HINT_T0);
+            _mm_prefetch(ahead + 64, _MM_HINT_T0);
+            _mm_prefetch(ahead + 128, _MM_HINT_T0);
+        }
+        const __m512 w0 = _mm512_maskz_loadu_ps(mask[0], bk);
+        const __m512 w1 = _mm512_maskz_loadu_ps(mask[1], bk + kLanes);
+        const __m512 w2 = _mm512_maskz_loadu_ps(mask[2], bk + 2 * kLanes);
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            const __m512 x = _mm512_set1_ps(a[m * lda + k]);
+            acc[m][0] = _mm512_fmadd_ps(x, w0, acc[m][0]);
+            acc[m][1] = _mm512_fmadd_ps(x, w1, acc[m][1]);
+            acc[m][2] = _mm512_fmadd_ps(x, w2, acc[m][2]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+        for (int j = 0; j < 3; ++j) {
+            float* cm = c + m * ldc + j * kLanes;
+            __m512 v = acc[m][j];
+            if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], cm));
+            _mm512_mask_storeu_ps(cm, mask[j], v);
+        }
+}
+
+// c[MR, cols] (+)= a[MR, K] @ b[cols, K]^T for cols <= 4; a(m, k) = a[m * lda + k], contiguous.
+template <int MR>
+void dot_tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+              int64_t ldc, int cols, bool accumulate) {
+    // Columns past `cols` read row 0 again (always valid memory); their sums are dropped.
+    const float* row[kDotCols];
+    for (int j = 0; j < kDotCols; ++j) row[j] = b + (j < cols ? j : 0) * ldb;
+    __m512 acc[MR][kDotCols];
+#pragma GCC unroll 6
+    for (int m = 0; m < MR; ++m)
+        for (int j = 0; j < kDotCols; ++j) acc[m][j] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k += kLanes) {
+        const __mmask16 mask = lanes_before(K - k);
+        __m512 w[kDotCols];
+        for (int j = 0; j < kDotCols; ++j) w[j] = _mm512_maskz_loadu_ps(mask, row[j] + k);
+#pragma GCC unroll 6
+        for (int m = 0; m < MR; ++m) {
+            const __m512 x = _mm512_maskz_loadu_ps(mask, a + m * lda + k);
+            for (int j = 0; j < kDotCols; ++j) acc[m][j] = _mm512_fmadd_ps(x, w[j], acc[m][j]);
+        }
+    }
+    for (int m = 0; m < MR; ++m)
+        for (int j = 0; j < cols; ++j) {
+            const float s = _mm512_reduce_add_ps(acc[m][j]);
+            float& out = c[m * ldc + j];
+            out = accumulate ? out + s : s;
+        }
+}
+
+// Calls tile<r>(args...) for the run-time row count 1 <= r <= R (R = 8 or 6).
+template <int R, template <int> class Tile, class... Args>
+void with_rows(int r, Args&&... args) {
+    if constexpr (R > 1) {
+        if (r < R) return with_rows<R - 1, Tile>(r, args...);
+    }
+    Tile<R>::run(args...);
+}
+template <int MR>
+struct BroadcastTile {
+    template <class... Args>
+    static void run(Args... args) { broadcast_tile<MR>(args...); }
+};
+template <int MR>
+struct DotTile {
+    template <class... Args>
+    static void run(Args... args) { dot_tile<MR>(args...); }
+};
+
+// Columns [n0, n1) of c, all rows: the work of one thread.
+void broadcast_columns(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* a, int64_t lda,
+                       const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+    for (int64_t n = n0; n < n1; n += kPanel) {
+        const int64_t cols = std::min<int64_t>(kPanel, n1 - n);
+        for (int64_t k = 0; k < K; k += kBlockK) {
+            const int64_t kc = std::min(kBlockK, K - k);
+            const bool acc = accumulate || k > 0;
+            for (int64_t m = 0; m < M; m += kBroadcastRows)
+                with_rows<kBroadcastRows, BroadcastTile>(
+                    static_cast<int>(std::min<int64_t>(kBroadcastRows, M - m)), kc,
+                    a + m * lda + k, lda, b + k * ldb + n, ldb, c + m * ldc + n, ldc, cols, acc);
+        }
+    }
+}
+
+void dot_columns(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+    for (int64_t n = n0; n < n1; n += kDotCols) {
+        const int cols = static_cast<int>(std::min<int64_t>(kDotCols, n1 - n));
+        for (int64_t m = 0; m < M; m += kDotRows)
+            with_rows<kDotRows, DotTile>(static_cast<int>(std::min<int64_t>(kDotRows, M - m)), K,
+                                         a + m * lda, lda, b + n * ldb, ldb, c + m * ldc + n, ldc,
+                                         cols, accumulate);
+    }
+}
+
+}  // namespace
+
+bool small_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs,
+                    const float* b, int64_t ldb, bool b_nk, float* c, int64_t ldc,
+                    bool accumulate) {
+    if (M <= 0 || N <= 0) return true;
+    // The tiles read a(m, k) at a[m * lda + k]; a transposed or strided a is copied (M x K is
+    // small next to the weight).
+    std::vector<float> a_copy;
+    int64_t lda = a_rs;
+    if (a_cs != 1 || K == 0) {
+        a_copy.resize(static_cast<size_t>(M * std::max<int64_t>(K, 1)));
+        for (int64_t m = 0; m < M; ++m)
+            for (int64_t k = 0; k < K; ++k) a_copy[m * K + k] = a[m * a_rs + k * a_cs];
+        a = a_copy.data();
+        lda = std::max<int64_t>(K, 1);
+    }
+    if (K == 0) {  // an empty sum
+        if (!accumulate)
+            for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
+        return true;
+    }
+    // Units of work that threads split: 48-column panels, or groups of 4 rows of b.
+    const int64_t unit = b_nk ? kDotCols : kPanel;
+    const int64_t units = (N + unit - 1) / unit;
+    const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && M * N * K >= (1 << 16);
+    const int threads = parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units)) : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t n0 = std::min(N, units * t / nt * unit);
+        const int64_t n1 = std::min(N, units * (t + 1) / nt * unit);
+        if (n0 < n1) {
+            if (b_nk)
+                dot_columns(M, n0, n1, K, a, lda, b, ldb, c, ldc, accumulate);
+            else
+                broadcast_columns(M, n0, n1, K, a, lda, b, ldb, c, ldc, accumulate);
+        }
+    }
+    return true;
+}
+
+#else  // no AVX-512 in this build
+
+bool small_gemm_f32(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*,
+                    int64_t, bool, float*, int64_t, bool) {
+    return false;
+}
+
+#endif
+
+}  // namespace gradstack::cpu
