@@ -1,16 +1,16 @@
-// The bfloat16 GEMM (bf16_gemm.h). One register tile, as small_gemm.cpp's broadcast tile: a panel
-// of 48 columns of the packed b is walked pair of k by pair of k; each row of the panel (3
-// vectors of 16 lanes, each lane a pair of bfloat16) meets a(m, 2r) and a(m, 2r + 1), broadcast as
-// one pair, for up to 8 rows of a: 24 accumulators of 16 float32 sums. With VDPBF16PS one
-// instruction multiplies both halves of every lane and adds them in; without it the pair is
-// widened to two float32 vectors (a bfloat16 is the top half of a float32: shift or mask) and two
-// FMAs do the same. a is rounded to bfloat16 pairs once per call (M x K values, small).
+// The bfloat16 GEMM (bf16_gemm.h). One register tile shape, as small_gemm.cpp's broadcast tile: a
+// panel of 48 columns of the packed b is walked pair of k by pair of k; each row of the panel (3
+// vectors of 16 lanes, each lane a pair of bfloat16) meets a(m, 2r) and a(m, 2r + 1) for up to 8
+// rows of a: 24 accumulators of 16 float32 sums. Three ways to multiply (Bf16Kernel): FMAs on the
+// pairs widened to float32 (the default), AVX512-BF16's VDPBF16PS, plain loops. a is rounded to
+// bfloat16 once per call (M x K values, small next to the weight).
 #include "tensor/cpu/bf16_gemm.h"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -112,14 +112,21 @@ std::shared_ptr<const PackedBf16> packed_bf16(const Tensor& b) {
 
 // ---- which kernel runs ------------------------------------------------------------------------
 
-Bf16Kernel best_bf16_kernel() {
+bool has_bf16_kernel(Bf16Kernel k) {
+    switch (k) {
 #if defined(__AVX512BF16__)
-    return Bf16Kernel::dpbf16;
-#elif defined(__AVX512F__)
-    return Bf16Kernel::avx512;
-#else
-    return Bf16Kernel::plain;
+        case Bf16Kernel::dpbf16: return true;
 #endif
+#if defined(__AVX512F__)
+        case Bf16Kernel::fma: return true;
+#endif
+        case Bf16Kernel::plain: return true;
+        default: return false;
+    }
+}
+
+Bf16Kernel best_bf16_kernel() {
+    return has_bf16_kernel(Bf16Kernel::fma) ? Bf16Kernel::fma : Bf16Kernel::plain;
 }
 
 namespace {
@@ -132,39 +139,44 @@ Bf16Kernel bf16_kernel() {
 }
 
 void force_bf16_kernel(Bf16Kernel k) {
-    check(static_cast<int>(k) >= static_cast<int>(best_bf16_kernel()),
-          "[bf16 matmul] this build has no {} kernel (the best here is {})", bf16_kernel_name(k),
-          bf16_kernel_name(best_bf16_kernel()));
+    check(has_bf16_kernel(k), "[bf16 matmul] this build has no {} kernel", bf16_kernel_name(k));
     forced_kernel.store(static_cast<int>(k));
 }
 
 const char* bf16_kernel_name(Bf16Kernel k) {
     switch (k) {
-        case Bf16Kernel::dpbf16: return "avx512-bf16 (vdpbf16ps)";
-        case Bf16Kernel::avx512: return "avx512f (widened to float32)";
+        case Bf16Kernel::fma: return "avx512f fma (bfloat16 widened to float32)";
+        case Bf16Kernel::dpbf16: return "avx512-bf16 vdpbf16ps";
         case Bf16Kernel::plain: return "plain loops";
     }
     return "?";
 }
 
 // ---- the tiles --------------------------------------------------------------------------------
+//
+// Every tile computes, for each output, acc = 0; for each pair r: acc += a(2r+1) b(2r+1) (rounded
+// to float32), then acc += a(2r) b(2r) (rounded): VDPBF16PS's order, which the others follow so
+// that all three give the same bits. Each product of two bfloat16 values is exact in float32.
+// a comes as float32 values already rounded to bfloat16 (fma, plain: a(m, k) = a[m * lda + k],
+// K padded to even with a zero) or as pairs (dpbf16: a[m * lda + r] holds a(2r), a(2r+1)).
 
 namespace {
 
 constexpr int kRows = 8;  // rows of a per tile
 
-// The plain tile: the same sums in the same order as the vector ones, one lane at a time.
-void plain_tile(int rows, int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* panel,
+// The high (odd-k) and low (even-k) bfloat16 of a packed pair, as float32.
+inline float odd_half(uint32_t w) { return std::bit_cast<float>(w & 0xFFFF0000u); }
+inline float even_half(uint32_t w) { return std::bit_cast<float>(w << 16); }
+
+void plain_tile(int rows, int64_t pairs, const float* a, int64_t lda, const uint32_t* panel,
                 float* c, int64_t ldc, int64_t cols, bool accumulate) {
     for (int m = 0; m < rows; ++m)
         for (int64_t j = 0; j < cols; ++j) {
             float acc = 0.0f;
             for (int64_t r = 0; r < pairs; ++r) {
-                const uint32_t x = a[m * lda + r], w = panel[r * kBf16Panel + j];
-                acc = std::fma(from_bf16(static_cast<uint16_t>(x >> 16)),
-                               from_bf16(static_cast<uint16_t>(w >> 16)), acc);
-                acc = std::fma(from_bf16(static_cast<uint16_t>(x)), from_bf16(static_cast<uint16_t>(w)),
-                               acc);
+                const uint32_t w = panel[r * kBf16Panel + j];
+                acc = std::fma(a[m * lda + 2 * r + 1], odd_half(w), acc);
+                acc = std::fma(a[m * lda + 2 * r], even_half(w), acc);
             }
             float& out = c[m * ldc + j];
             out = accumulate ? out + acc : acc;
@@ -176,42 +188,9 @@ __mmask16 lanes_before(int64_t left) {
     return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(left, 0)) - 1);
 }
 
-// acc += (the odd halves of x and w multiplied) then += (the even halves): VDPBF16PS's order.
-template <bool kDp>
-inline __m512 dot_pairs(__m512 acc, __m512i x, __m512i w) {
-#if defined(__AVX512BF16__)
-    if constexpr (kDp) return _mm512_dpbf16_ps(acc, (__m512bh)x, (__m512bh)w);
-#endif
-    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
-    acc = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(x, high)),
-                          _mm512_castsi512_ps(_mm512_and_si512(w, high)), acc);
-    return _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(x, 16)),
-                           _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)), acc);
-}
-
-template <int MR, bool kDp>
-void vector_tile(int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* panel, float* c,
-                 int64_t ldc, int64_t cols, bool accumulate) {
+template <int MR>
+inline void store_tile(__m512 (&acc)[MR][3], float* c, int64_t ldc, int64_t cols, bool accumulate) {
     const __mmask16 mask[3] = {lanes_before(cols), lanes_before(cols - 16), lanes_before(cols - 32)};
-    __m512 acc[MR][3];
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m)
-        for (int j = 0; j < 3; ++j) acc[m][j] = _mm512_setzero_ps();
-    for (int64_t r = 0; r < pairs; ++r) {
-        const uint32_t* w = panel + r * kBf16Panel;
-        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel) + 64, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel) + 128, _MM_HINT_T0);
-        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 16),
-                      w2 = _mm512_loadu_si512(w + 32);
-#pragma GCC unroll 8
-        for (int m = 0; m < MR; ++m) {
-            const __m512i x = _mm512_set1_epi32(static_cast<int>(a[m * lda + r]));
-            acc[m][0] = dot_pairs<kDp>(acc[m][0], x, w0);
-            acc[m][1] = dot_pairs<kDp>(acc[m][1], x, w1);
-            acc[m][2] = dot_pairs<kDp>(acc[m][2], x, w2);
-        }
-    }
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m)
         for (int j = 0; j < 3; ++j) {
@@ -222,37 +201,159 @@ void vector_tile(int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* 
         }
 }
 
-// vector_tile<r> for the run-time row count 1 <= r <= R.
-template <int R, bool kDp>
-void vector_tile_rows(int r, int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* panel,
-                      float* c, int64_t ldc, int64_t cols, bool accumulate) {
-    if constexpr (R > 1) {
-        if (r < R) return vector_tile_rows<R - 1, kDp>(r, pairs, a, lda, panel, c, ldc, cols, accumulate);
+// The fma tile: each row of the panel (3 vectors of 16 pairs) is widened once into its odd and
+// even halves (a mask and a shift: a bfloat16 is the top half of a float32), then every row of a
+// meets them with two broadcasts and two FMAs per vector. On the CPUs measured, FMAs run two per
+// cycle and VDPBF16PS one every two, so this does 2x the multiply-adds of the dpbf16 tile per
+// cycle; it reads the same half-size weight.
+template <int MR>
+void fma_tile(int64_t pairs, const float* a, int64_t lda, const uint32_t* panel, float* c,
+              int64_t ldc, int64_t cols, bool accumulate) {
+    __m512 acc[MR][3];
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+        for (int j = 0; j < 3; ++j) acc[m][j] = _mm512_setzero_ps();
+    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+    for (int64_t r = 0; r < pairs; ++r) {
+        const uint32_t* w = panel + r * kBf16Panel;
+        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel) + 64, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel) + 128, _MM_HINT_T0);
+        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 16),
+                      w2 = _mm512_loadu_si512(w + 32);
+        {
+            const __m512 o0 = _mm512_castsi512_ps(_mm512_and_si512(w0, high)),
+                         o1 = _mm512_castsi512_ps(_mm512_and_si512(w1, high)),
+                         o2 = _mm512_castsi512_ps(_mm512_and_si512(w2, high));
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m) {
+                const __m512 x = _mm512_set1_ps(a[m * lda + 2 * r + 1]);
+                acc[m][0] = _mm512_fmadd_ps(x, o0, acc[m][0]);
+                acc[m][1] = _mm512_fmadd_ps(x, o1, acc[m][1]);
+                acc[m][2] = _mm512_fmadd_ps(x, o2, acc[m][2]);
+            }
+        }
+        const __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(w0, 16)),
+                     e1 = _mm512_castsi512_ps(_mm512_slli_epi32(w1, 16)),
+                     e2 = _mm512_castsi512_ps(_mm512_slli_epi32(w2, 16));
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            const __m512 x = _mm512_set1_ps(a[m * lda + 2 * r]);
+            acc[m][0] = _mm512_fmadd_ps(x, e0, acc[m][0]);
+            acc[m][1] = _mm512_fmadd_ps(x, e1, acc[m][1]);
+            acc[m][2] = _mm512_fmadd_ps(x, e2, acc[m][2]);
+        }
     }
-    vector_tile<R, kDp>(pairs, a, lda, panel, c, ldc, cols, accumulate);
+    store_tile<MR>(acc, c, ldc, cols, accumulate);
+}
+
+#if defined(__AVX512BF16__)
+// The dpbf16 tile: one VDPBF16PS per vector of pairs and row of a (a's pair broadcast).
+template <int MR>
+void dpbf16_tile(int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* panel, float* c,
+                 int64_t ldc, int64_t cols, bool accumulate) {
+    __m512 acc[MR][3];
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+        for (int j = 0; j < 3; ++j) acc[m][j] = _mm512_setzero_ps();
+    for (int64_t r = 0; r < pairs; ++r) {
+        const uint32_t* w = panel + r * kBf16Panel;
+        const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 16),
+                       w2 = (__m512bh)_mm512_loadu_si512(w + 32);
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[m * lda + r]));
+            acc[m][0] = _mm512_dpbf16_ps(acc[m][0], x, w0);
+            acc[m][1] = _mm512_dpbf16_ps(acc[m][1], x, w1);
+            acc[m][2] = _mm512_dpbf16_ps(acc[m][2], x, w2);
+        }
+    }
+    store_tile<MR>(acc, c, ldc, cols, accumulate);
 }
 #endif
 
+// tile<r> for the run-time row count 1 <= r <= R.
+template <int R, class A, template <int> class Tile>
+void tile_rows(int r, int64_t pairs, const A* a, int64_t lda, const uint32_t* panel, float* c,
+               int64_t ldc, int64_t cols, bool accumulate) {
+    if constexpr (R > 1) {
+        if (r < R) return tile_rows<R - 1, A, Tile>(r, pairs, a, lda, panel, c, ldc, cols, accumulate);
+    }
+    Tile<R>::run(pairs, a, lda, panel, c, ldc, cols, accumulate);
+}
+template <int MR>
+struct FmaTile {
+    template <class... Args>
+    static void run(Args... args) { fma_tile<MR>(args...); }
+};
+#if defined(__AVX512BF16__)
+template <int MR>
+struct DpTile {
+    template <class... Args>
+    static void run(Args... args) { dpbf16_tile<MR>(args...); }
+};
+#endif
+#endif
+
+// a prepared for the tiles (see above): float32 rounded values, or pairs for dpbf16.
+struct PreparedA {
+    std::vector<float> values;
+    std::vector<uint32_t> pairs;
+    int64_t ld = 0;
+};
+
+PreparedA prepare_a(Bf16Kernel kernel, int64_t M, int64_t K, int64_t n_pairs, const float* a,
+                    int64_t a_rs, int64_t a_cs) {
+    PreparedA p;
+    const bool as_pairs = kernel == Bf16Kernel::dpbf16;
+    p.ld = as_pairs ? std::max<int64_t>(n_pairs, 1) : std::max<int64_t>(2 * n_pairs, 1);
+    if (as_pairs)
+        p.pairs.assign(static_cast<size_t>(M * p.ld), 0u);
+    else
+        p.values.assign(static_cast<size_t>(M * p.ld), 0.0f);
+    // (Loops the compiler vectorises for a contiguous a; split over threads for a long a.)
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && M * K >= (1 << 17))
+    for (int64_t m = 0; m < M; ++m) {
+        const float* am = a + m * a_rs;
+        if (as_pairs) {
+            uint32_t* out = p.pairs.data() + m * p.ld;
+            for (int64_t k = 0; k < K; ++k) out[k / 2] |= uint32_t{to_bf16(am[k * a_cs])} << (16 * (k % 2));
+        } else {
+            float* out = p.values.data() + m * p.ld;
+            if (a_cs == 1)
+                for (int64_t k = 0; k < K; ++k) out[k] = round_to_bf16(am[k]);
+            else
+                for (int64_t k = 0; k < K; ++k) out[k] = round_to_bf16(am[k * a_cs]);
+        }
+    }
+    return p;
+}
+
 // Panels [p0, p1) of c, all rows: one thread's work.
-void panels(Bf16Kernel kernel, int64_t M, int64_t p0, int64_t p1, const uint32_t* a, int64_t lda,
+void panels(Bf16Kernel kernel, int64_t M, int64_t p0, int64_t p1, const PreparedA& a,
             const PackedBf16& b, float* c, int64_t ldc, bool accumulate) {
     for (int64_t p = p0; p < p1; ++p) {
         const uint32_t* panel = b.data.data() + p * b.pairs * kBf16Panel;
         const int64_t n0 = p * kBf16Panel, cols = std::min(kBf16Panel, b.N - n0);
         for (int64_t m = 0; m < M; m += kRows) {
             const int rows = static_cast<int>(std::min<int64_t>(kRows, M - m));
-            const uint32_t* am = a + m * lda;
             float* cm = c + m * ldc + n0;
             switch (kernel) {
 #if defined(__AVX512F__)
+#if defined(__AVX512BF16__)
                 case Bf16Kernel::dpbf16:
-                    vector_tile_rows<kRows, true>(rows, b.pairs, am, lda, panel, cm, ldc, cols, accumulate);
-                    break;
-                case Bf16Kernel::avx512:
-                    vector_tile_rows<kRows, false>(rows, b.pairs, am, lda, panel, cm, ldc, cols, accumulate);
+                    tile_rows<kRows, uint32_t, DpTile>(rows, b.pairs, a.pairs.data() + m * a.ld, a.ld,
+                                                       panel, cm, ldc, cols, accumulate);
                     break;
 #endif
-                default: plain_tile(rows, b.pairs, am, lda, panel, cm, ldc, cols, accumulate);
+                case Bf16Kernel::fma:
+                    tile_rows<kRows, float, FmaTile>(rows, b.pairs, a.values.data() + m * a.ld, a.ld,
+                                                     panel, cm, ldc, cols, accumulate);
+                    break;
+#endif
+                default:
+                    plain_tile(rows, b.pairs, a.values.data() + m * a.ld, a.ld, panel, cm, ldc, cols,
+                               accumulate);
             }
         }
     }
@@ -263,24 +364,15 @@ void panels(Bf16Kernel kernel, int64_t M, int64_t p0, int64_t p1, const uint32_t
 void bf16_gemm(int64_t M, const float* a, int64_t a_rs, int64_t a_cs, const PackedBf16& b, float* c,
                int64_t ldc, bool accumulate) {
     if (M <= 0 || b.N <= 0) return;
-    // a as bfloat16 pairs, the layout of a panel row: a_pairs[m * pairs + r] = (a(m, 2r),
-    // a(m, 2r + 1)), the odd K padded with a zero.
-    const int64_t lda = std::max<int64_t>(b.pairs, 1);
-    std::vector<uint32_t> a_pairs(static_cast<size_t>(M * lda), 0u);
-    for (int64_t m = 0; m < M; ++m)
-        for (int64_t k = 0; k < b.K; ++k) {
-            const uint32_t v = to_bf16(a[m * a_rs + k * a_cs]);
-            a_pairs[m * lda + k / 2] |= (k % 2 == 0) ? v : v << 16;
-        }
     const Bf16Kernel kernel = bf16_kernel();
+    const PreparedA prepared = prepare_a(kernel, M, b.K, b.pairs, a, a_rs, a_cs);
     const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && b.panels > 1 &&
                           M * b.N * b.K >= (1 << 16);
     const int threads = parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), b.panels)) : 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        panels(kernel, M, b.panels * t / nt, b.panels * (t + 1) / nt, a_pairs.data(), lda, b, c, ldc,
-               accumulate);
+        panels(kernel, M, b.panels * t / nt, b.panels * (t + 1) / nt, prepared, b, c, ldc, accumulate);
     }
 }
 

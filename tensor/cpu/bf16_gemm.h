@@ -42,14 +42,18 @@ std::shared_ptr<const PackedBf16> packed_bf16(const Tensor& b);
 void bf16_gemm(int64_t M, const float* a, int64_t a_rs, int64_t a_cs, const PackedBf16& b, float* c,
                int64_t ldc, bool accumulate);
 
-// Which instructions bf16_gemm multiplies with: AVX512-BF16's VDPBF16PS where this build and CPU
-// have it, else AVX-512F FMAs on the bfloat16 values widened to float32, else plain loops. The
-// results are the same bit for bit (VDPBF16PS adds the odd product first, then the even one, and
-// so do the others), except that VDPBF16PS flushes float32 subnormals to zero.
-enum class Bf16Kernel { dpbf16, avx512, plain };
-Bf16Kernel bf16_kernel();               // what runs now: the best available unless forced
-Bf16Kernel best_bf16_kernel();          // the best this build and CPU have
-void force_bf16_kernel(Bf16Kernel k);   // for tests and benchmarks: a slower one (not a faster)
+// Which instructions bf16_gemm multiplies with. `fma` (the default with AVX-512): each pair
+// widened to two float32 (a bfloat16 is the top half of one) and two FMAs. `dpbf16`: AVX512-BF16's
+// VDPBF16PS, one instruction for both halves; measured on this project's Xeon it issues once
+// every 2 cycles against 2 FMAs per cycle, so it does half the multiply-adds per cycle
+// (`gradstack bench tensor` prints both). `plain`: loops, where the build has no AVX-512. All
+// three give the same bits: they add the same exact products in the same order (the odd k of a
+// pair first, as VDPBF16PS does), except that VDPBF16PS flushes float32 subnormals to zero.
+enum class Bf16Kernel { fma, dpbf16, plain };
+bool has_bf16_kernel(Bf16Kernel k);     // whether this build has it
+Bf16Kernel best_bf16_kernel();          // the default: fma with AVX-512, else plain
+Bf16Kernel bf16_kernel();               // what runs now
+void force_bf16_kernel(Bf16Kernel k);   // for tests and benchmarks; throws if the build lacks it
 const char* bf16_kernel_name(Bf16Kernel k);
 
 }  // namespace gradstack::cpu
