@@ -1,10 +1,9 @@
 // The small-M GEMM (small_gemm.h): two AVX-512 register tiles, one per weight layout.
 //
-//  b stored [K, N] (a Conv1D weight): "broadcast" tile. A panel of 48 columns of b is walked row
-//    by row; each row (3 vectors of 16 floats) is multiplied by every a(m, k), broadcast, into
-//    up to 8 x 3 accumulators (24 of the 32 vector registers). The first group of 8 rows pulls
-//    the panel from memory, the next ones find it in L2 (K x 192 bytes; K is cut into blocks of
-//    kBlockK so the panel never outgrows L2).
+//  b stored [K, N] (a Conv1D weight): "broadcast" tile. A panel of 48 columns of 16 rows of b is
+//    walked row by row; each row (3 vectors of 16 floats) is multiplied by every a(m, k),
+//    broadcast, into up to 8 x 3 accumulators (24 of the 32 vector registers). The first group of
+//    8 rows of a pulls the panel from memory, the next ones find it in L1 (16 x 192 bytes).
 //  b stored [N, K] (wte read as wte^T, or any transposed weight): "dot" tile. Rows of b are dot
 //    products against rows of a: 4 rows of b x up to 6 rows of a, 16 k at a time, 24
 //    accumulators, summed across their lanes at the end. The 4 rows of b (4 x K floats) stay in
@@ -33,10 +32,9 @@ namespace {
 constexpr int kLanes = 16;
 constexpr int kPanel = 3 * kLanes;  // columns of a broadcast tile
 constexpr int kBroadcastRows = 8;   // rows of a per broadcast tile
-constexpr int kDotRows = 6;         // rows of a per dot tile
-constexpr int kDotCols = 4;         // rows of b (columns of c) per dot tile
-constexpr int64_t kBlockK = 1024;   // a broadcast panel holds at most kBlockK x 48 floats (192 KB)
-constexpr int kPrefetchRows = 8;    // how far ahead the broadcast tile prefetches b's rows
+constexpr int kDotRows = 3;         // rows of a per dot tile
+constexpr int kDotCols = 8;         // rows of b (columns of c) per dot tile
+constexpr int64_t kBlockRows = 16;  // rows of b per block of the broadcast walk
 
 // The lanes of a 16-float vector that lie before column `left` (all when left >= 16).
 __mmask16 lanes_before(int64_t left) {
@@ -55,12 +53,12 @@ void broadcast_tile(int64_t kc, const float* a, int64_t lda, const float* b, int
         for (int j = 0; j < 3; ++j) acc[m][j] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; ++k) {
         const float* bk = b + k * ldb;
-        if (k + kPrefetchRows < kc) {
-            const char* ahead = reinterpret_cast<const char*>(bk + kPrefetchRows * ldb);
-            _mm_prefetch(ahead, _MM_HINT_T0);
-            _mm_prefetch(ahead + 64, _MM_HINT_T0);
-            _mm_prefetch(ahead + 128, _MM_HINT_T0);
-        }
+        // The same columns kBlockRows rows on (the next block's visit of this panel) into L2:
+        // enough requests in flight to keep memory busy while the FMAs use this row.
+        const char* ahead = reinterpret_cast<const char*>(bk + kBlockRows * ldb);
+        _mm_prefetch(ahead, _MM_HINT_T1);
+        _mm_prefetch(ahead + 64, _MM_HINT_T1);
+        _mm_prefetch(ahead + 128, _MM_HINT_T1);
         const __m512 w0 = _mm512_maskz_loadu_ps(mask[0], bk);
         const __m512 w1 = _mm512_maskz_loadu_ps(mask[1], bk + kLanes);
         const __m512 w2 = _mm512_maskz_loadu_ps(mask[2], bk + 2 * kLanes);
@@ -85,7 +83,7 @@ void broadcast_tile(int64_t kc, const float* a, int64_t lda, const float* b, int
 // c[MR, cols] (+)= a[MR, K] @ b[cols, K]^T for cols <= 4; a(m, k) = a[m * lda + k], contiguous.
 template <int MR>
 void dot_tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-              int64_t ldc, int cols, bool accumulate) {
+              int64_t ldc, int cols, bool accumulate, bool prefetch) {
     // Columns past `cols` read row 0 again (always valid memory); their sums are dropped.
     const float* row[kDotCols];
     for (int j = 0; j < kDotCols; ++j) row[j] = b + (j < cols ? j : 0) * ldb;
@@ -97,6 +95,11 @@ void dot_tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ld
         const __mmask16 mask = lanes_before(K - k);
         __m512 w[kDotCols];
         for (int j = 0; j < kDotCols; ++j) w[j] = _mm512_maskz_loadu_ps(mask, row[j] + k);
+        // The next block of rows of b, at the same k, into L2: more requests in flight than the
+        // hardware prefetcher keeps on its own (measured: 10 -> 15 GB/s from memory at M = 8).
+        if (prefetch)
+            for (int j = 0; j < kDotCols; ++j)
+                _mm_prefetch(reinterpret_cast<const char*>(row[j] + kDotCols * ldb + k), _MM_HINT_T1);
 #pragma GCC unroll 6
         for (int m = 0; m < MR; ++m) {
             const __m512 x = _mm512_maskz_loadu_ps(mask, a + m * lda + k);
@@ -130,14 +133,19 @@ struct DotTile {
     static void run(Args... args) { dot_tile<MR>(args...); }
 };
 
-// Columns [n0, n1) of c, all rows: the work of one thread.
+// Columns [n0, n1) of c, all rows: the work of one thread. The weight is walked in blocks of
+// kBlockRows rows; within a block, panel after panel. Each of the block's rows is then read front to
+// back, 192 bytes per panel: kBlockRows sequential streams the hardware prefetcher follows. (Walking
+// one panel down all K rows instead touches a new page per row, which the prefetcher does not
+// follow: measured 8.6 GB/s against 19 GB/s for the same weights once they no longer fit in cache.)
+// The partial sums wait in c between blocks (M x N floats, in L2).
 void broadcast_columns(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* a, int64_t lda,
                        const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
-    for (int64_t n = n0; n < n1; n += kPanel) {
-        const int64_t cols = std::min<int64_t>(kPanel, n1 - n);
-        for (int64_t k = 0; k < K; k += kBlockK) {
-            const int64_t kc = std::min(kBlockK, K - k);
-            const bool acc = accumulate || k > 0;
+    for (int64_t k = 0; k < K; k += kBlockRows) {
+        const int64_t kc = std::min(kBlockRows, K - k);
+        const bool acc = accumulate || k > 0;
+        for (int64_t n = n0; n < n1; n += kPanel) {
+            const int64_t cols = std::min<int64_t>(kPanel, n1 - n);
             for (int64_t m = 0; m < M; m += kBroadcastRows)
                 with_rows<kBroadcastRows, BroadcastTile>(
                     static_cast<int>(std::min<int64_t>(kBroadcastRows, M - m)), kc,
@@ -153,7 +161,7 @@ void dot_columns(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* a, i
         for (int64_t m = 0; m < M; m += kDotRows)
             with_rows<kDotRows, DotTile>(static_cast<int>(std::min<int64_t>(kDotRows, M - m)), K,
                                          a + m * lda, lda, b + n * ldb, ldb, c + m * ldc + n, ldc,
-                                         cols, accumulate);
+                                         cols, accumulate, m == 0 && n + 2 * kDotCols <= n1);
     }
 }
 

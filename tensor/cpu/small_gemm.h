@@ -11,7 +11,7 @@ namespace gradstack::cpu {
 
 // The largest M the small-M kernel takes; above it OpenBLAS's packed GEMM is faster
 // (measured with `gradstack bench tensor`, see small_gemm.cpp).
-inline constexpr int64_t kSmallGemmMaxRows = 32;
+inline constexpr int64_t kSmallGemmMaxRows = 16;
 
 // c[m, n] = sum_k a(m, k) b(k, n), or c += that when `accumulate`.
 //   a(m, k) = a[m * a_rs + k * a_cs]     (any strides: a row-major or a transposed view)
