@@ -19,8 +19,8 @@ namespace {
 // measured on a 2-core machine, a (512, 768) matmul into a fresh output ran at 0.4x the speed of
 // the same GEMM into a reused buffer. Training and decoding allocate the same sizes step after
 // step, so exact-size reuse (sizes rounded up to 64 KiB) removes nearly all of that cost. At most
-// kMaxCached bytes wait in the cache, or twice the size of the block being freed when that is
-// more; past that a freed block goes back to the system.
+// kMaxCached bytes wait in the cache, or three times the size of the block being freed when that
+// is more; past that a freed block goes back to the system.
 constexpr size_t kHeader = 64;                 // keeps the returned pointer 64-byte aligned
 constexpr size_t kCacheMin = size_t{1} << 18;  // 256 KiB: smaller blocks are cheap to malloc
 constexpr size_t kGranule = size_t{1} << 16;
@@ -62,11 +62,12 @@ void cpu_deallocate(void* p) {
     if (size >= kCacheMin) {
         BlockCache& cache = block_cache();
         std::lock_guard<std::mutex> lock(cache.mutex);
-        // A block larger than the budget (GPT-2 124M's 154 MB embedding gradient, freed by every
-        // zero_grad and needed again by the next backward) may still wait, alone with at most its
-        // own size of others: without that, each training step paid the page faults and kernel
-        // zeroing of 154 MB of fresh memory (~15% of a 124M step, `perf record`).
-        if (cache.cached + size <= std::max(kMaxCached, 2 * size)) {
+        // A block larger than the budget (GPT-2 124M's 154 MB embedding gradients: the lookup's
+        // and the tied head's, freed by every zero_grad and needed again by the next backward)
+        // may still wait, with at most twice its size of others: without that, each training step
+        // paid the page faults and kernel zeroing of fresh memory for them (~15% of a 124M step,
+        // `perf record`).
+        if (cache.cached + size <= std::max(kMaxCached, 3 * size)) {
             cache.free_blocks.emplace(size, block);
             cache.cached += size;
             return;

@@ -216,9 +216,9 @@ void fma_tile(int64_t pairs, const float* a, int64_t lda, const uint32_t* panel,
     const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
     for (int64_t r = 0; r < pairs; ++r) {
         const uint32_t* w = panel + r * kBf16Panel;
-        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel) + 64, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + 8 * kBf16Panel) + 128, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + 32 * kBf16Panel), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + 32 * kBf16Panel) + 64, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + 32 * kBf16Panel) + 128, _MM_HINT_T0);
         const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 16),
                       w2 = _mm512_loadu_si512(w + 32);
         {
