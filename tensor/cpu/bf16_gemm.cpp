@@ -4,6 +4,10 @@
 // rows of a: 24 accumulators of 16 float32 sums. Three ways to multiply (Bf16Kernel): FMAs on the
 // pairs widened to float32 (the default), AVX512-BF16's VDPBF16PS, plain loops. a is rounded to
 // bfloat16 once per call (M x K values, small next to the weight).
+// GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (the
+// deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
+// precede the first include of them.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tensor/cpu/bf16_gemm.h"
 
 #include <omp.h>

@@ -13,6 +13,10 @@
 // Threads split N: each takes a contiguous range of panels (or rows of b), so each streams its own
 // part of the weight; a is small and shared. Sums run in a different order from BLAS's, so
 // results differ from sgemm by float32 rounding (tests/tensor/test_small_gemm.cpp bounds it).
+// GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (the
+// deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
+// precede the first include of them.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tensor/cpu/small_gemm.h"
 
 #include <omp.h>
