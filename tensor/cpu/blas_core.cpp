@@ -10,10 +10,12 @@
 #include <cstring>
 #include <fmt/format.h>
 
+// Weak: an OpenBLAS built for one CPU (not DYNAMIC_ARCH) has no kernel table to switch, and then
+// these are null and its choice stands.
 extern "C" {
 char* openblas_get_corename(void);
-void gotoblas_dynamic_init(void);
-void gotoblas_dynamic_quit(void);
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
 }
 
 namespace gradstack::cpu {
@@ -39,7 +41,7 @@ std::string choose() {
     __builtin_cpu_init();
     const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-    if (!avx512 || uses_avx512(own)) return "";
+    if (!avx512 || uses_avx512(own) || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return "";
     // Cooperlake's set is SkylakeX's plus bfloat16 kernels; both run AVX-512 sgemm.
     const char* pick = __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
     setenv("OPENBLAS_CORETYPE", pick, 0);  // also what child processes (PyTorch in bench) get
