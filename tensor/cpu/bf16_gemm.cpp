@@ -9,6 +9,7 @@
 // precede the first include of them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tensor/cpu/bf16_gemm.h"
+#include "tensor/cpu/pack_cache.h"
 
 #include <omp.h>
 
@@ -17,7 +18,6 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <mutex>
 
 #include "tensor/error.h"
 
@@ -49,69 +49,17 @@ PackedBf16 pack_bf16(int64_t K, int64_t N, const float* b, int64_t ldb, bool b_n
     return p;
 }
 
-// ---- the cache of packed weights -------------------------------------------------------------
-
-namespace {
-
-// One packed matrix: which storage (held weakly: the cache never keeps a weight alive), at which
-// version, which view of it (offset, shape, strides).
-struct CacheEntry {
-    std::weak_ptr<Storage> storage;
-    const Storage* address = nullptr;
-    uint64_t version = 0;
-    int64_t offset = 0, rows = 0, cols = 0, rs = 0, cs = 0;
-    std::shared_ptr<const PackedBf16> packed;
-};
-
-struct PackCache {
-    std::mutex mutex;
-    std::vector<CacheEntry> entries;
-};
-
-PackCache& pack_cache() {
-    static PackCache* cache = new PackCache;  // never destroyed: lookups may come at exit
-    return *cache;
-}
-
-}  // namespace
+// ---- the cached packing of a weight ----------------------------------------------------------
 
 std::shared_ptr<const PackedBf16> packed_bf16(const Tensor& b) {
-    check(b.dim() == 2 && b.dtype() == DType::f32, "[bf16 matmul] packs a 2-d float32 matrix, got {} {}",
-          b.dtype(), shape_str(b.shape()));
-    const std::shared_ptr<Storage>& storage = b.storage();
-    const int64_t rows = b.size(0), cols = b.size(1), rs = b.strides()[0], cs = b.strides()[1];
-    PackCache& cache = pack_cache();
-    {
-        std::lock_guard<std::mutex> lock(cache.mutex);
-        // Entries whose storage is gone (a freed weight) or was written since are dropped.
-        std::erase_if(cache.entries, [](const CacheEntry& e) {
-            const std::shared_ptr<Storage> s = e.storage.lock();
-            return !s || s->version() != e.version;
-        });
-        for (const CacheEntry& e : cache.entries)
-            if (e.address == storage.get() && e.offset == b.offset() && e.rows == rows &&
-                e.cols == cols && e.rs == rs && e.cs == cs)
-                return e.packed;
-    }
-    // Pack outside the lock (a 38M-element head takes a moment). b(k, n) is read through its
-    // strides: row-major or a transposed view.
-    auto packed = std::make_shared<PackedBf16>();
-    const float* p = b.data<float>();
-    if (cs == 1 || cols == 1)
-        *packed = pack_bf16(rows, cols, p, rows == 1 ? cols : rs, false);
-    else if (rs == 1 || rows == 1)
-        *packed = pack_bf16(rows, cols, p, cs, true);
-    else {
-        Tensor c = empty({rows, cols});
-        float* q = c.data<float>();
-        for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < cols; ++j) q[i * cols + j] = p[i * rs + j * cs];
-        *packed = pack_bf16(rows, cols, q, cols, false);
-    }
-    std::lock_guard<std::mutex> lock(cache.mutex);
-    cache.entries.push_back({storage, storage.get(), storage->version(), b.offset(), rows, cols,
-                             rs, cs, packed});
-    return packed;
+    return std::static_pointer_cast<const PackedBf16>(
+        cached_packing(b, PackKind::bf16_panels, [](const Tensor& w) {
+            auto packed = std::make_shared<PackedBf16>();
+            with_matrix_layout(w, [&](const float* p, int64_t ld, bool b_nk) {
+                *packed = pack_bf16(w.size(0), w.size(1), p, ld, b_nk);
+            });
+            return std::shared_ptr<const void>(packed);
+        }));
 }
 
 // ---- which kernel runs ------------------------------------------------------------------------

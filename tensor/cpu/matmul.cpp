@@ -124,6 +124,20 @@ void matmul_bf16(const Tensor& out, Tensor a, const Tensor& b, bool accumulate) 
     if (!c.is_same(out)) kernels::copy(out, c);
 }
 
+// 2..16 rows against a large transposed weight (the tied head at batched decoding and beams):
+// from its packed panels (small_gemm.h, small_gemm_f32_packed). Returns false when this is not
+// that case (or the build has no AVX-512); the caller then goes on as usual.
+bool matmul_packed_transposed(const Tensor& out, const Tensor& a, const Tensor& b, bool accumulate) {
+    const int64_t K = a.size(-1);
+    const bool transposed_weight = b.dim() == 2 && b.strides()[0] == 1 && b.size(0) > 1 &&
+                                   b.numel() >= kPackedMinElements;
+    if (!transposed_weight || !a.is_contiguous() || !out.is_contiguous() || K == 0) return false;
+    const int64_t rows = a.numel() / K;
+    if (rows < 2 || rows > kSmallGemmMaxRows) return false;
+    return small_gemm_f32_packed(rows, a.data<float>(), K, 1, b, out.data<float>(), b.size(1),
+                                 accumulate);
+}
+
 template <class T>
 void matmul_typed(const Tensor& out, Tensor a, Tensor b, bool accumulate) {
     const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
@@ -218,6 +232,8 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, bool accumu
     if (a.dtype() == DType::f32 && b.dim() == 2 && out.numel() > 0 &&
         kernels::matmul_precision() == kernels::MatmulPrecision::bf16)
         return matmul_bf16(out, a, b, accumulate);
+    if (a.dtype() == DType::f32 && out.numel() > 0 && matmul_packed_transposed(out, a, b, accumulate))
+        return;
     visit_floating(a.dtype(), "matmul", [&]<class T>() { matmul_typed<T>(out, a, b, accumulate); });
 }
 

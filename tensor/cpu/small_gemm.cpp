@@ -18,6 +18,7 @@
 // precede the first include of them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tensor/cpu/small_gemm.h"
+#include "tensor/cpu/pack_cache.h"
 
 #include <omp.h>
 
@@ -211,7 +212,81 @@ bool small_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_r
     return true;
 }
 
+namespace {
+
+// b(k, n) in panels: panel p holds columns [48 p, 48 p + 48) of all K rows, row after row
+// (zero-padded past N).
+struct PackedF32 {
+    int64_t K = 0, N = 0, panels = 0;
+    std::vector<float> data;
+};
+
+std::shared_ptr<const void> pack_f32_panels(const Tensor& w) {
+    auto packed = std::make_shared<PackedF32>();
+    PackedF32& p = *packed;
+    p.K = w.size(0);
+    p.N = w.size(1);
+    p.panels = (p.N + kPanel - 1) / kPanel;
+    p.data.assign(static_cast<size_t>(p.panels * p.K * kPanel), 0.0f);
+    with_matrix_layout(w, [&](const float* b, int64_t ld, bool b_nk) {
+#pragma omp parallel for schedule(static)
+        for (int64_t panel = 0; panel < p.panels; ++panel) {
+            float* out = p.data.data() + panel * p.K * kPanel;
+            const int64_t n0 = panel * kPanel, cols = std::min<int64_t>(kPanel, p.N - n0);
+            for (int64_t k = 0; k < p.K; ++k)
+                for (int64_t j = 0; j < cols; ++j)
+                    out[k * kPanel + j] = b_nk ? b[(n0 + j) * ld + k] : b[k * ld + n0 + j];
+        }
+    });
+    return packed;
+}
+
+}  // namespace
+
+bool small_gemm_f32_packed(int64_t M, const float* a, int64_t a_rs, int64_t a_cs, const Tensor& b,
+                           float* c, int64_t ldc, bool accumulate) {
+    const auto packed = std::static_pointer_cast<const PackedF32>(
+        cached_packing(b, PackKind::f32_panels, &pack_f32_panels));
+    const int64_t K = packed->K, N = packed->N;
+    if (M <= 0 || N <= 0) return true;
+    std::vector<float> a_copy;
+    int64_t lda = a_rs;
+    if (a_cs != 1 || K == 0) {
+        a_copy.resize(static_cast<size_t>(M * std::max<int64_t>(K, 1)));
+        for (int64_t m = 0; m < M; ++m)
+            for (int64_t k = 0; k < K; ++k) a_copy[m * K + k] = a[m * a_rs + k * a_cs];
+        a = a_copy.data();
+        lda = std::max<int64_t>(K, 1);
+    }
+    if (K == 0) {
+        if (!accumulate)
+            for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
+        return true;
+    }
+    const int64_t units = packed->panels;
+    const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && units > 1;
+    const int threads = parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units)) : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        for (int64_t p = units * t / nt; p < units * (t + 1) / nt; ++p) {
+            const float* panel = packed->data.data() + p * K * kPanel;
+            const int64_t n = p * kPanel, cols = std::min<int64_t>(kPanel, N - n);
+            for (int64_t m = 0; m < M; m += kBroadcastRows)
+                with_rows<kBroadcastRows, BroadcastTile>(
+                    static_cast<int>(std::min<int64_t>(kBroadcastRows, M - m)), K, a + m * lda,
+                    lda, panel, int64_t{kPanel}, c + m * ldc + n, ldc, cols, accumulate);
+        }
+    }
+    return true;
+}
+
 #else  // no AVX-512 in this build
+
+bool small_gemm_f32_packed(int64_t, const float*, int64_t, int64_t, const Tensor&, float*, int64_t,
+                           bool) {
+    return false;
+}
 
 bool small_gemm_f32(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*,
                     int64_t, bool, float*, int64_t, bool) {

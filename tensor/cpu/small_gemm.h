@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "tensor/tensor.h"
+
 namespace gradstack::cpu {
 
 // The largest M the small-M kernel takes; above it OpenBLAS's packed GEMM is faster
@@ -24,5 +26,15 @@ inline constexpr int64_t kSmallGemmMaxRows = 16;
 bool small_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs,
                     const float* b, int64_t ldb, bool b_nk, float* c, int64_t ldc,
                     bool accumulate);
+
+// The same product against a weight stored [N, K] and read as W^T (the tied head: wte^T), from a
+// packed copy of it in 48-column panels, each K rows of 48 floats (kept in the pack cache,
+// pack_cache.h, so made once per weight): the broadcast tile then reads the weight as one
+// sequential stream, which the dot tile above cannot (it sums 8 rows at a time and reduces across
+// lanes). Costs a second copy of the weight (the 124M head: 154 MB), so matmul takes this path only
+// for weights of at least kPackedMinElements. Returns false without AVX-512, as above.
+inline constexpr int64_t kPackedMinElements = int64_t{1} << 22;
+bool small_gemm_f32_packed(int64_t M, const float* a, int64_t a_rs, int64_t a_cs, const Tensor& b,
+                           float* c, int64_t ldc, bool accumulate);
 
 }  // namespace gradstack::cpu

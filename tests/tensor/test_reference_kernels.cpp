@@ -503,6 +503,44 @@ BOOST_AUTO_TEST_CASE(small_m_gemm) {
     omp_set_num_threads(threads_before);
 }
 
+// The packed path of the small-M GEMM (small_gemm.h, small_gemm_f32_packed): 2..16 rows against a
+// transposed weight of at least kPackedMinElements (the tied head), from a panel copy kept in the
+// pack cache. Rows around the 8-row tile, N not a multiple of the 48-column panel, a batched a,
+// accumulate; then an in-place write to the weight: the next product follows the new values.
+BOOST_AUTO_TEST_CASE(small_m_gemm_packed_head) {
+    Generator gen(21);
+    NoGradGuard no_grad;
+    const int64_t N = 4097, K = 1025;  // N K just above kPackedMinElements
+    BOOST_TEST(N * K >= cpu::kPackedMinElements);
+    Tensor w = randn({N, K}, DType::f32, &gen);
+    const Tensor b = views::permute(w, {1, 0});  // wte^T
+    for (int64_t M : {2, 9, 16})
+        for (bool batched : {false, true}) {
+            const bool acc = M % 2 == 0;
+            const Tensor a = batched ? randn({2, M / 2 + 1, K}, DType::f32, &gen)
+                                     : randn({M, K}, DType::f32, &gen);
+            const Shape os = kernels::matmul_shape(a, b);
+            const Tensor base = randn(os, DType::f32, &gen);
+            std::ostringstream what;
+            what << "packed head a " << shape_str(a.shape()) << (acc ? " accumulate" : "");
+            differential(
+                what.str(),
+                [&] {
+                    Tensor out = kernels::clone(base);
+                    kernels::matmul(out, a, b, acc);
+                    return Outputs{out};
+                },
+                {Tol{2e-7 * static_cast<double>(K), 1e-5}});
+        }
+    const Tensor a = randn({4, K}, DType::f32, &gen);
+    const Tensor before = kernels::matmul_fresh(a, b);
+    kernels::copy_(w, randn({N, K}, DType::f32, &gen));  // bumps the version: packed again
+    differential("packed head after an in-place write",
+                 [&] { return Outputs{kernels::matmul_fresh(a, b)}; },
+                 {Tol{2e-7 * static_cast<double>(K), 1e-5}});
+    BOOST_TEST(excess(kernels::matmul_fresh(a, b), before, {1e-3, 0}) > 0);
+}
+
 // The bf16 matmul precision (kernels/linalg.h, cpu/bf16_gemm.h): the fast packed kernel against
 // the reference loops on the same bfloat16-rounded operands, for a weight stored [K, N] or read as
 // W^T, with a stride wider than its width, or a strided view (packed through a copy); a batched
