@@ -170,23 +170,26 @@ void dot_columns(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* a, i
     }
 }
 
+// The tiles read a(m, k) at a[m * lda + k]: a transposed or strided a is copied into `copy` (M x K
+// is small next to the weight) and `a` pointed at it. Returns lda.
+int64_t rows_of(int64_t M, int64_t K, const float*& a, int64_t a_rs, int64_t a_cs,
+                std::vector<float>& copy) {
+    if (a_cs == 1 && K > 0) return a_rs;
+    copy.resize(static_cast<size_t>(M * std::max<int64_t>(K, 1)));
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k) copy[m * K + k] = a[m * a_rs + k * a_cs];
+    a = copy.data();
+    return std::max<int64_t>(K, 1);
+}
+
 }  // namespace
 
 bool small_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs,
                     const float* b, int64_t ldb, bool b_nk, float* c, int64_t ldc,
                     bool accumulate) {
     if (M <= 0 || N <= 0) return true;
-    // The tiles read a(m, k) at a[m * lda + k]; a transposed or strided a is copied (M x K is
-    // small next to the weight).
     std::vector<float> a_copy;
-    int64_t lda = a_rs;
-    if (a_cs != 1 || K == 0) {
-        a_copy.resize(static_cast<size_t>(M * std::max<int64_t>(K, 1)));
-        for (int64_t m = 0; m < M; ++m)
-            for (int64_t k = 0; k < K; ++k) a_copy[m * K + k] = a[m * a_rs + k * a_cs];
-        a = a_copy.data();
-        lda = std::max<int64_t>(K, 1);
-    }
+    int64_t lda = rows_of(M, K, a, a_rs, a_cs, a_copy);
     if (K == 0) {  // an empty sum
         if (!accumulate)
             for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
@@ -250,14 +253,7 @@ bool small_gemm_f32_packed(int64_t M, const float* a, int64_t a_rs, int64_t a_cs
     const int64_t K = packed->K, N = packed->N;
     if (M <= 0 || N <= 0) return true;
     std::vector<float> a_copy;
-    int64_t lda = a_rs;
-    if (a_cs != 1 || K == 0) {
-        a_copy.resize(static_cast<size_t>(M * std::max<int64_t>(K, 1)));
-        for (int64_t m = 0; m < M; ++m)
-            for (int64_t k = 0; k < K; ++k) a_copy[m * K + k] = a[m * a_rs + k * a_cs];
-        a = a_copy.data();
-        lda = std::max<int64_t>(K, 1);
-    }
+    int64_t lda = rows_of(M, K, a, a_rs, a_cs, a_copy);
     if (K == 0) {
         if (!accumulate)
             for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
