@@ -9,21 +9,15 @@
 // precede the first include of them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tensor/cpu/bf16_gemm.h"
-#include "tensor/cpu/pack_cache.h"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
-#include <cstring>
 
+#include "tensor/cpu/avx512_tiles.h"
+#include "tensor/cpu/pack_cache.h"
 #include "tensor/error.h"
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 namespace gradstack::cpu {
 
@@ -136,23 +130,6 @@ void plain_tile(int rows, int64_t pairs, const float* a, int64_t lda, const uint
 }
 
 #if defined(__AVX512F__)
-__mmask16 lanes_before(int64_t left) {
-    return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(left, 0)) - 1);
-}
-
-template <int MR>
-inline void store_tile(__m512 (&acc)[MR][3], float* c, int64_t ldc, int64_t cols, bool accumulate) {
-    const __mmask16 mask[3] = {lanes_before(cols), lanes_before(cols - 16), lanes_before(cols - 32)};
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m)
-        for (int j = 0; j < 3; ++j) {
-            float* cm = c + m * ldc + j * 16;
-            __m512 v = acc[m][j];
-            if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], cm));
-            _mm512_mask_storeu_ps(cm, mask[j], v);
-        }
-}
-
 // The fma tile: each row of the panel (3 vectors of 16 pairs) is widened once into its odd and
 // even halves (a mask and a shift: a bfloat16 is the top half of a float32), then every row of a
 // meets them with two broadcasts and two FMAs per vector. On the CPUs measured, FMAs run two per
@@ -162,9 +139,7 @@ template <int MR>
 void fma_tile(int64_t pairs, const float* a, int64_t lda, const uint32_t* panel, float* c,
               int64_t ldc, int64_t cols, bool accumulate) {
     __m512 acc[MR][3];
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m)
-        for (int j = 0; j < 3; ++j) acc[m][j] = _mm512_setzero_ps();
+    zero_tile<MR>(acc);
     const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
     for (int64_t r = 0; r < pairs; ++r) {
         const uint32_t* w = panel + r * kBf16Panel;
@@ -205,9 +180,7 @@ template <int MR>
 void dpbf16_tile(int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* panel, float* c,
                  int64_t ldc, int64_t cols, bool accumulate) {
     __m512 acc[MR][3];
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m)
-        for (int j = 0; j < 3; ++j) acc[m][j] = _mm512_setzero_ps();
+    zero_tile<MR>(acc);
     for (int64_t r = 0; r < pairs; ++r) {
         const uint32_t* w = panel + r * kBf16Panel;
         const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 16),
@@ -224,15 +197,7 @@ void dpbf16_tile(int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* 
 }
 #endif
 
-// tile<r> for the run-time row count 1 <= r <= R.
-template <int R, class A, template <int> class Tile>
-void tile_rows(int r, int64_t pairs, const A* a, int64_t lda, const uint32_t* panel, float* c,
-               int64_t ldc, int64_t cols, bool accumulate) {
-    if constexpr (R > 1) {
-        if (r < R) return tile_rows<R - 1, A, Tile>(r, pairs, a, lda, panel, c, ldc, cols, accumulate);
-    }
-    Tile<R>::run(pairs, a, lda, panel, c, ldc, cols, accumulate);
-}
+// The tiles as with_rows (avx512_tiles.h) calls them.
 template <int MR>
 struct FmaTile {
     template <class... Args>
@@ -294,13 +259,13 @@ void panels(Bf16Kernel kernel, int64_t M, int64_t p0, int64_t p1, const Prepared
 #if defined(__AVX512F__)
 #if defined(__AVX512BF16__)
                 case Bf16Kernel::dpbf16:
-                    tile_rows<kRows, uint32_t, DpTile>(rows, b.pairs, a.pairs.data() + m * a.ld, a.ld,
-                                                       panel, cm, ldc, cols, accumulate);
+                    with_rows<kRows, DpTile>(rows, b.pairs, a.pairs.data() + m * a.ld, a.ld, panel,
+                                             cm, ldc, cols, accumulate);
                     break;
 #endif
                 case Bf16Kernel::fma:
-                    tile_rows<kRows, float, FmaTile>(rows, b.pairs, a.values.data() + m * a.ld, a.ld,
-                                                     panel, cm, ldc, cols, accumulate);
+                    with_rows<kRows, FmaTile>(rows, b.pairs, a.values.data() + m * a.ld, a.ld, panel,
+                                              cm, ldc, cols, accumulate);
                     break;
 #endif
                 default:
@@ -318,14 +283,9 @@ void bf16_gemm(int64_t M, const float* a, int64_t a_rs, int64_t a_cs, const Pack
     if (M <= 0 || b.N <= 0) return;
     const Bf16Kernel kernel = bf16_kernel();
     const PreparedA prepared = prepare_a(kernel, M, b.K, b.pairs, a, a_rs, a_cs);
-    const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && b.panels > 1 &&
-                          M * b.N * b.K >= (1 << 16);
-    const int threads = parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), b.panels)) : 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        panels(kernel, M, b.panels * t / nt, b.panels * (t + 1) / nt, prepared, b, c, ldc, accumulate);
-    }
+    for_each_thread_range(b.panels, M * b.N * b.K >= (1 << 16), [&](int64_t p0, int64_t p1) {
+        panels(kernel, M, p0, p1, prepared, b, c, ldc, accumulate);
+    });
 }
 
 }  // namespace gradstack::cpu

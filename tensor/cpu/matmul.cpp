@@ -56,7 +56,7 @@ void gemm(const Layout& la, const Layout& lb, int64_t M, int64_t N, int64_t K, c
     const int lda = static_cast<int>(la.ld), ldb = static_cast<int>(lb.ld);
     const int inc_a = la.transposed ? lda : 1;
     if constexpr (std::is_same_v<T, float>) {
-        // 2..32 rows against a weight (batched decoding, beams): our kernel reads b once for all
+        // 2..16 rows against a weight (batched decoding, beams): our kernel reads b once for all
         // rows instead of packing it (small_gemm.h).
         if (M >= 2 && M <= kSmallGemmMaxRows &&
             small_gemm_f32(M, N, K, a, la.transposed ? 1 : la.ld, la.transposed ? la.ld : 1, b,
@@ -229,11 +229,12 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, bool accumu
           "[matmul] output {} {} does not fit a {} @ b {} (expected {} {})", out.dtype(),
           shape_str(out.shape()), shape_str(a.shape()), shape_str(b.shape()), a.dtype(),
           shape_str(expected));
-    if (a.dtype() == DType::f32 && b.dim() == 2 && out.numel() > 0 &&
-        kernels::matmul_precision() == kernels::MatmulPrecision::bf16)
-        return matmul_bf16(out, a, b, accumulate);
-    if (a.dtype() == DType::f32 && out.numel() > 0 && matmul_packed_transposed(out, a, b, accumulate))
-        return;
+    // Products against a weight that read a packed copy of it (kept in the pack cache).
+    if (a.dtype() == DType::f32 && out.numel() > 0) {
+        if (b.dim() == 2 && kernels::matmul_precision() == kernels::MatmulPrecision::bf16)
+            return matmul_bf16(out, a, b, accumulate);
+        if (matmul_packed_transposed(out, a, b, accumulate)) return;
+    }
     visit_floating(a.dtype(), "matmul", [&]<class T>() { matmul_typed<T>(out, a, b, accumulate); });
 }
 

@@ -38,20 +38,24 @@ std::shared_ptr<const void> cached_packing(
     const int64_t rows = b.size(0), cols = b.size(1), rs = b.strides()[0], cs = b.strides()[1];
     PackCache& cache = pack_cache();
     {
+        // The lookup, on every call: an entry of this very storage (its address, and still
+        // alive: a freed storage's address may be reused) at its present version.
         std::lock_guard<std::mutex> lock(cache.mutex);
-        // Entries whose storage is gone (a freed weight) or was written since are dropped.
-        std::erase_if(cache.entries, [](const CacheEntry& e) {
-            const std::shared_ptr<Storage> s = e.storage.lock();
-            return !s || s->version() != e.version;
-        });
         for (const CacheEntry& e : cache.entries)
-            if (e.address == storage.get() && e.kind == kind && e.offset == b.offset() &&
-                e.rows == rows && e.cols == cols && e.rs == rs && e.cs == cs)
+            if (e.address == storage.get() && e.version == storage->version() && e.kind == kind &&
+                e.offset == b.offset() && e.rows == rows && e.cols == cols && e.rs == rs &&
+                e.cs == cs && e.storage.lock() == storage)
                 return e.packed;
     }
     // Pack outside the lock (a 38M-element head takes a moment).
     std::shared_ptr<const void> packed = pack(b);
     std::lock_guard<std::mutex> lock(cache.mutex);
+    // Entries whose storage is gone (a freed weight) or was written since are dropped as a new
+    // one comes in.
+    std::erase_if(cache.entries, [](const CacheEntry& e) {
+        const std::shared_ptr<Storage> s = e.storage.lock();
+        return !s || s->version() != e.version;
+    });
     cache.entries.push_back({storage, storage.get(), storage->version(), kind, b.offset(), rows,
                              cols, rs, cs, packed});
     return packed;

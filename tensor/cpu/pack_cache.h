@@ -16,8 +16,8 @@ namespace gradstack::cpu {
 enum class PackKind : int { bf16_panels = 0, f32_panels = 1 };
 
 // The packing of the 2-d matrix `b` in format `kind`: found in the cache, or made by `pack(b)`
-// (outside the cache's lock) and stored. Entries of freed or rewritten storages are dropped on
-// each call. Thread-safe.
+// (outside the cache's lock) and stored. Entries of freed or rewritten storages are dropped
+// whenever a packing is stored. Thread-safe.
 std::shared_ptr<const void> cached_packing(
     const Tensor& b, PackKind kind,
     const std::function<std::shared_ptr<const void>(const Tensor& b)>& pack);

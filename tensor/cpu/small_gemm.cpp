@@ -5,46 +5,38 @@
 //    broadcast, into up to 8 x 3 accumulators (24 of the 32 vector registers). The first group of
 //    8 rows of a pulls the panel from memory, the next ones find it in L1 (16 x 192 bytes).
 //  b stored [N, K] (wte read as wte^T, or any transposed weight): "dot" tile. Rows of b are dot
-//    products against rows of a: 4 rows of b x up to 6 rows of a, 16 k at a time, 24
-//    accumulators, summed across their lanes at the end. The 4 rows of b (4 x K floats) stay in
-//    L1 while every group of a's rows passes over them, so b is read once; it is read in the
-//    order it lies in memory, so the hardware prefetcher streams it.
+//    products against rows of a: 8 rows of b x up to 3 rows of a, 16 k at a time, 24
+//    accumulators, summed across their lanes at the end. The 8 rows of b (8 x K floats) stay in
+//    L1 while every group of a's rows passes over them, so b is read once, in the order it lies
+//    in memory.
+//  A large b stored [N, K] (the tied head) can instead be read from a copy packed in panels by the
+//    broadcast tile (small_gemm_f32_packed).
 //
 // Threads split N: each takes a contiguous range of panels (or rows of b), so each streams its own
 // part of the weight; a is small and shared. Sums run in a different order from BLAS's, so
-// results differ from sgemm by float32 rounding (tests/tensor/test_small_gemm.cpp bounds it).
+// results differ from sgemm by float32 rounding (tests/tensor/test_gemm_kernels.cpp bounds it).
 // GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (the
 // deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
 // precede the first include of them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tensor/cpu/small_gemm.h"
-#include "tensor/cpu/pack_cache.h"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "tensor/cpu/avx512_tiles.h"
+#include "tensor/cpu/pack_cache.h"
 
 namespace gradstack::cpu {
 
 #if defined(__AVX512F__)
 namespace {
 
-constexpr int kLanes = 16;
 constexpr int kPanel = 3 * kLanes;  // columns of a broadcast tile
 constexpr int kBroadcastRows = 8;   // rows of a per broadcast tile
 constexpr int kDotRows = 3;         // rows of a per dot tile
 constexpr int kDotCols = 8;         // rows of b (columns of c) per dot tile
 constexpr int64_t kBlockRows = 16;  // rows of b per block of the broadcast walk
-
-// The lanes of a 16-float vector that lie before column `left` (all when left >= 16).
-__mmask16 lanes_before(int64_t left) {
-    return left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(left, 0)) - 1);
-}
 
 // c[MR, cols] (+)= a[MR, kc] @ b[kc, cols] for cols <= 48; a(m, k) = a[m * lda + k], contiguous.
 template <int MR>
@@ -53,9 +45,7 @@ void broadcast_tile(int64_t kc, const float* a, int64_t lda, const float* b, int
     const __mmask16 mask[3] = {lanes_before(cols), lanes_before(cols - kLanes),
                                lanes_before(cols - 2 * kLanes)};
     __m512 acc[MR][3];
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m)
-        for (int j = 0; j < 3; ++j) acc[m][j] = _mm512_setzero_ps();
+    zero_tile<MR>(acc);
     for (int64_t k = 0; k < kc; ++k) {
         const float* bk = b + k * ldb;
         // The same columns kBlockRows rows on (the next block's visit of this panel) into L2:
@@ -75,17 +65,10 @@ void broadcast_tile(int64_t kc, const float* a, int64_t lda, const float* b, int
             acc[m][2] = _mm512_fmadd_ps(x, w2, acc[m][2]);
         }
     }
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m)
-        for (int j = 0; j < 3; ++j) {
-            float* cm = c + m * ldc + j * kLanes;
-            __m512 v = acc[m][j];
-            if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], cm));
-            _mm512_mask_storeu_ps(cm, mask[j], v);
-        }
+    store_tile<MR>(acc, c, ldc, cols, accumulate);
 }
 
-// c[MR, cols] (+)= a[MR, K] @ b[cols, K]^T for cols <= 4; a(m, k) = a[m * lda + k], contiguous.
+// c[MR, cols] (+)= a[MR, K] @ b[cols, K]^T for cols <= 8; a(m, k) = a[m * lda + k], contiguous.
 template <int MR>
 void dot_tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
               int64_t ldc, int cols, bool accumulate, bool prefetch) {
@@ -119,14 +102,7 @@ void dot_tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ld
         }
 }
 
-// Calls tile<r>(args...) for the run-time row count 1 <= r <= R (R = 8 or 6).
-template <int R, template <int> class Tile, class... Args>
-void with_rows(int r, Args&&... args) {
-    if constexpr (R > 1) {
-        if (r < R) return with_rows<R - 1, Tile>(r, args...);
-    }
-    Tile<R>::run(args...);
-}
+// The tiles as with_rows (avx512_tiles.h) calls them.
 template <int MR>
 struct BroadcastTile {
     template <class... Args>
@@ -170,16 +146,24 @@ void dot_columns(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* a, i
     }
 }
 
-// The tiles read a(m, k) at a[m * lda + k]: a transposed or strided a is copied into `copy` (M x K
-// is small next to the weight) and `a` pointed at it. Returns lda.
-int64_t rows_of(int64_t M, int64_t K, const float*& a, int64_t a_rs, int64_t a_cs,
-                std::vector<float>& copy) {
-    if (a_cs == 1 && K > 0) return a_rs;
-    copy.resize(static_cast<size_t>(M * std::max<int64_t>(K, 1)));
+// What both entry points do before the tiles. An empty sum (K = 0) is c = 0 (or c unchanged),
+// done here: returns false. Otherwise the tiles read a(m, k) at a[m * lda + k]: a transposed or
+// strided a is copied into `copy` (M x K is small next to the weight) and `a` pointed at it.
+bool prepare_rows(int64_t M, int64_t N, int64_t K, const float*& a, int64_t a_rs, int64_t a_cs,
+                  float* c, int64_t ldc, bool accumulate, std::vector<float>& copy, int64_t& lda) {
+    if (K == 0) {
+        if (!accumulate)
+            for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
+        return false;
+    }
+    lda = a_rs;
+    if (a_cs == 1) return true;
+    copy.resize(static_cast<size_t>(M * K));
     for (int64_t m = 0; m < M; ++m)
         for (int64_t k = 0; k < K; ++k) copy[m * K + k] = a[m * a_rs + k * a_cs];
     a = copy.data();
-    return std::max<int64_t>(K, 1);
+    lda = K;
+    return true;
 }
 
 }  // namespace
@@ -189,29 +173,17 @@ bool small_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_r
                     bool accumulate) {
     if (M <= 0 || N <= 0) return true;
     std::vector<float> a_copy;
-    int64_t lda = rows_of(M, K, a, a_rs, a_cs, a_copy);
-    if (K == 0) {  // an empty sum
-        if (!accumulate)
-            for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
-        return true;
-    }
-    // Units of work that threads split: 48-column panels, or groups of 4 rows of b.
+    int64_t lda = 0;
+    if (!prepare_rows(M, N, K, a, a_rs, a_cs, c, ldc, accumulate, a_copy, lda)) return true;
+    // Units of work that threads split: 48-column panels, or groups of 8 rows of b.
     const int64_t unit = b_nk ? kDotCols : kPanel;
-    const int64_t units = (N + unit - 1) / unit;
-    const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && M * N * K >= (1 << 16);
-    const int threads = parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units)) : 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int64_t n0 = std::min(N, units * t / nt * unit);
-        const int64_t n1 = std::min(N, units * (t + 1) / nt * unit);
-        if (n0 < n1) {
-            if (b_nk)
-                dot_columns(M, n0, n1, K, a, lda, b, ldb, c, ldc, accumulate);
-            else
-                broadcast_columns(M, n0, n1, K, a, lda, b, ldb, c, ldc, accumulate);
-        }
-    }
+    for_each_thread_range((N + unit - 1) / unit, M * N * K >= (1 << 16), [&](int64_t u0, int64_t u1) {
+        const int64_t n0 = u0 * unit, n1 = std::min(N, u1 * unit);
+        if (b_nk)
+            dot_columns(M, n0, n1, K, a, lda, b, ldb, c, ldc, accumulate);
+        else
+            broadcast_columns(M, n0, n1, K, a, lda, b, ldb, c, ldc, accumulate);
+    });
     return true;
 }
 
@@ -253,19 +225,10 @@ bool small_gemm_f32_packed(int64_t M, const float* a, int64_t a_rs, int64_t a_cs
     const int64_t K = packed->K, N = packed->N;
     if (M <= 0 || N <= 0) return true;
     std::vector<float> a_copy;
-    int64_t lda = rows_of(M, K, a, a_rs, a_cs, a_copy);
-    if (K == 0) {
-        if (!accumulate)
-            for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
-        return true;
-    }
-    const int64_t units = packed->panels;
-    const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && units > 1;
-    const int threads = parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units)) : 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        for (int64_t p = units * t / nt; p < units * (t + 1) / nt; ++p) {
+    int64_t lda = 0;
+    if (!prepare_rows(M, N, K, a, a_rs, a_cs, c, ldc, accumulate, a_copy, lda)) return true;
+    for_each_thread_range(packed->panels, true, [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
             const float* panel = packed->data.data() + p * K * kPanel;
             const int64_t n = p * kPanel, cols = std::min<int64_t>(kPanel, N - n);
             for (int64_t m = 0; m < M; m += kBroadcastRows)
@@ -273,7 +236,7 @@ bool small_gemm_f32_packed(int64_t M, const float* a, int64_t a_rs, int64_t a_cs
                     static_cast<int>(std::min<int64_t>(kBroadcastRows, M - m)), K, a + m * lda,
                     lda, panel, int64_t{kPanel}, c + m * ldc + n, ldc, cols, accumulate);
         }
-    }
+    });
     return true;
 }
 

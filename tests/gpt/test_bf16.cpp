@@ -2,7 +2,7 @@
 // against float32 and against the reference kernels' bf16 (the same rounding in float64 loops), a
 // KV-cached decode under bf16 equal to the uncached forward, and the CLI flag on generate and
 // score (accepted, used, refused when misspelt). The kernels themselves: tests/tensor/
-// test_reference_kernels.cpp (bf16_*).
+// test_gemm_kernels.cpp (bf16_*).
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <nlohmann/json.hpp>
