@@ -21,6 +21,7 @@
 #include "apps/command.h"
 #include "gpt/generation/memory.h"
 #include "tensor/cpu/blas_core.h"
+#include "tensor/cpu/blocked_gemm.h"
 #include "tensor/error.h"
 
 #ifndef GRADSTACK_SOURCE_DIR
@@ -151,7 +152,8 @@ std::string blas_line() {
                        note.empty() ? ""
                                     : fmt::format(" ({}; PyTorch's OpenBLAS gets the same, through "
                                                   "OPENBLAS_CORETYPE)",
-                                                  note));
+                                                  note)) +
+           fmt::format("\nfloat32 GEMM: {}", cpu::f32_gemm_note());
 }
 
 TorchServer::TorchServer(const std::string& script_name) {

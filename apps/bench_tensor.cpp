@@ -18,6 +18,8 @@
 #include <Eigen/Core>
 
 #include "apps/bench.h"
+#include "tensor/cpu/blocked_gemm.h"
+#include "tensor/cpu/small_gemm.h"
 #include "autograd/ops.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/kernels/linalg.h"
@@ -55,10 +57,11 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
     fmt::print("  b KN: b stored [K, N]; b NK: b = W^T with W stored [N, K] (a linear weight)\n");
     fmt::print(
         "  gradstack: matmul(a, b), a fresh result each call (like torch.matmul); into: the\n"
-        "  kernel writing a preallocated result (like cblas, eigen)\n");
+        "  kernel writing a preallocated result (like cblas, eigen); blocked: gradstack's blocked\n"
+        "  AVX-512 GEMM (blocked_gemm.h) into the same result, whatever matmul chose\n");
     fmt::print("  ratio = gradstack / engine; best = the fastest other engine\n");
-    fmt::print("{:>3} {:>5} {:>5} {:>3} | {:>9} {:>5} {:>6} {:>6} {:>6} | {:>8} {:>8} {:>8}\n",
-               "thr", "M", "N", "b", "gradstack", "into", "cblas", "eigen", "torch", "vs cblas",
+    fmt::print("{:>3} {:>5} {:>5} {:>3} | {:>9} {:>5} {:>7} {:>6} {:>6} {:>6} | {:>8} {:>8} {:>8}\n",
+               "thr", "M", "N", "b", "gradstack", "into", "blocked", "cblas", "eigen", "torch", "vs cblas",
                "vs torch", "vs best");
     for (int threads : flags.threads) {
         set_threads(threads);
@@ -83,6 +86,11 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, nk ? CblasTrans : CblasNoTrans, M,
                                     N, kK, 1.0f, pa, kK, pw, nk ? kK : N, 0.0f, pc, N);
                     });
+                    auto blocked = timed([&] {
+                        if (M > cpu::kSmallGemmMaxRows)
+                            cpu::blocked_gemm_f32(M, N, kK, pa, kK, 1, pw, nk ? kK : N, nk, pc, N,
+                                              false);
+                    });
                     Eigen::Map<const RowMajor> ea(pa, M, kK), ew(pw, nk ? N : kK, nk ? kK : N);
                     Eigen::Map<RowMajor> ec(pc, M, N);
                     auto eigen = timed([&] {
@@ -91,7 +99,7 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
                         else
                             ec.noalias() = ea * ew;
                     });
-                    std::vector<TimedRun> engines{ours, ours_into, blas, eigen};
+                    std::vector<TimedRun> engines{ours, ours_into, blas, eigen, blocked};
                     if (torch.ok()) {
                         torch.ask(fmt::format("matmul mm {} {} {} {}", M, kK, N, layout));
                         engines.push_back(torch.run("mm"));
@@ -99,12 +107,14 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
                     std::vector<double> s = median_seconds(engines, flags.reps, flags.warmup);
                     double g_ours = gflops(M, N, kK, s[0]), g_into = gflops(M, N, kK, s[1]);
                     double g_blas = gflops(M, N, kK, s[2]), g_eigen = gflops(M, N, kK, s[3]);
-                    double g_torch = torch.ok() ? gflops(M, N, kK, s[4]) : 0;
+                    double g_torch = torch.ok() ? gflops(M, N, kK, s[5]) : 0;
+                    double g_blocked = gflops(M, N, kK, s[4]);
                     double best = std::max({g_blas, g_eigen, g_torch});
                     fmt::print(
-                        "{:>3} {:>5} {:>5} {:>3} | {:>9.0f} {:>5.0f} {:>6} {:>6} {:>6} | "
+                        "{:>3} {:>5} {:>5} {:>3} | {:>9.0f} {:>5.0f} {:>7} {:>6} {:>6} {:>6} | "
                         "{:>8.2f} {:>8} {:>8.2f}\n",
-                        threads, M, N, layout, g_ours, g_into, cell(g_blas), cell(g_eigen),
+                        threads, M, N, layout, g_ours, g_into,
+                        M > cpu::kSmallGemmMaxRows ? cell(g_blocked) : "-", cell(g_blas), cell(g_eigen),
                         cell(g_torch), g_ours / g_blas,
                         g_torch > 0 ? fmt::format("{:.2f}", g_ours / g_torch) : "-", g_ours / best);
                 }

@@ -64,4 +64,6 @@ std::string blas_core() { return openblas_get_corename(); }
 
 std::string blas_core_note() { return note(); }
 
+bool blas_core_uses_avx512() { return uses_avx512(blas_core()); }
+
 }  // namespace gradstack::cpu

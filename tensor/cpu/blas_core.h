@@ -15,5 +15,7 @@ std::string blas_core();
 // What gradstack did about it, for benchmarks to print: "" when OpenBLAS's own choice stands, else
 // e.g. "OpenBLAS read this CPU (family 6 model 207) as Prescott; gradstack selected Cooperlake".
 std::string blas_core_note();
+// Whether that kernel set uses AVX-512 (SkylakeX, Cooperlake, SapphireRapids).
+bool blas_core_uses_avx512();
 
 }  // namespace gradstack::cpu

@@ -12,6 +12,7 @@
 #include <climits>
 
 #include "tensor/cpu/bf16_gemm.h"
+#include "tensor/cpu/blocked_gemm.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/cpu/small_gemm.h"
 #include "tensor/kernels/copy.h"
@@ -61,6 +62,12 @@ void gemm(const Layout& la, const Layout& lb, int64_t M, int64_t N, int64_t K, c
         if (M >= 2 && M <= kSmallGemmMaxRows &&
             small_gemm_f32(M, N, K, a, la.transposed ? 1 : la.ld, la.transposed ? la.ld : 1, b,
                            lb.ld, lb.transposed, c, ldc, beta != 0.0f))
+            return;
+        // More rows, where OpenBLAS is not running AVX-512 kernels: the blocked GEMM
+        // (blocked_gemm.h).
+        if (M > kSmallGemmMaxRows && N > 1 && blocked_gemm_wins() &&
+            blocked_gemm_f32(M, N, K, a, la.transposed ? 1 : la.ld, la.transposed ? la.ld : 1, b,
+                             lb.ld, lb.transposed, c, ldc, beta != 0.0f))
             return;
         if (M == 1) {
             // c[1, N] = a[1, K] @ b: b^T a, with b stored [K, N] (use Trans) or [N, K] (NoTrans).

@@ -10,6 +10,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/cpu/bf16_gemm.h"
+#include "tensor/cpu/blocked_gemm.h"
 #include "tensor/cpu/small_gemm.h"
 #include "tensor/dispatch.h"
 #include "tensor/kernels/copy.h"
@@ -35,6 +36,14 @@ void matmul_against_reference(const std::string& what, const Tensor& a, const Te
             return Outputs{out};
         },
         {tol});
+}
+
+// A [K, N] operand b stored [K, N], or read as W^T with W stored [N, K] (nk); both with padding
+// columns (row stride = width + 3), so that a stride is not taken for a width.
+Tensor weight_operand(int64_t K, int64_t N, bool nk, Generator& gen) {
+    const Tensor wide = nk ? randn({N, K + 3}, DType::f32, &gen) : randn({K, N + 3}, DType::f32, &gen);
+    const Tensor w = views::slice(wide, 1, 0, nk ? K : N, 1);
+    return nk ? views::permute(w, {1, 0}) : w;
 }
 
 }  // namespace
@@ -75,12 +84,7 @@ BOOST_AUTO_TEST_CASE(small_m_gemm) {
                         for (bool a_t : {false, true})
                             for (bool acc : {false, true}) {
                                 NoGradGuard no_grad;
-                                // b: [K, N] or W^T with W [N, K]; both with one padding column
-                                // (row stride = width + 3) so a stride is not taken for a width.
-                                const Tensor w_wide = nk ? randn({N, K + 3}, DType::f32, &gen)
-                                                         : randn({K, N + 3}, DType::f32, &gen);
-                                const Tensor w = views::slice(w_wide, 1, 0, nk ? K : N, 1);
-                                const Tensor b = nk ? views::permute(w, {1, 0}) : w;
+                                const Tensor b = weight_operand(K, N, nk, gen);
                                 const Tensor a = a_t ? views::permute(randn({K, M}, DType::f32, &gen), {1, 0})
                                                      : randn({M, K}, DType::f32, &gen);
                                 const Tensor base = randn({M, N}, DType::f32, &gen);
@@ -96,6 +100,68 @@ BOOST_AUTO_TEST_CASE(small_m_gemm) {
         }
     }
     omp_set_num_threads(threads_before);
+}
+
+// The blocked GEMM (tensor/cpu/blocked_gemm.h: more than 16 rows, what matmul runs where
+// OpenBLAS has no AVX-512 kernels), forced on whatever OpenBLAS runs here: rows around its 8-row
+// tile and its 512-row block, columns around its 48-column panel and the 8-column strips its W^T
+// packing transposes, K around its 128-k slices and 8-k strips; b stored [K, N] or read as W^T,
+// both with a row stride wider than the width; a row-major, transposed (its rows side by side) or
+// sliced (every other column); accumulate; one thread and two. Tolerance as above: each slice sums
+// in order, the slices add up in order.
+BOOST_AUTO_TEST_CASE(blocked_gemm) {
+    Generator gen(23);
+#if !defined(__AVX512F__)
+    BOOST_CHECK_THROW(cpu::force_f32_gemm(cpu::F32Gemm::blocked), Error);
+    BOOST_TEST_MESSAGE("this build has no AVX-512: no blocked GEMM to test");
+#else
+    cpu::force_f32_gemm(cpu::F32Gemm::blocked);
+    BOOST_TEST(cpu::blocked_gemm_wins());
+    {  // matmul hands it a 17-row product: exact on small integers
+        std::vector<float> a(17 * 3, 1.0f), b(3 * 5, 2.0f), c(17 * 5, 0.0f);
+        BOOST_TEST(cpu::blocked_gemm_f32(17, 5, 3, a.data(), 3, 1, b.data(), 5, false, c.data(), 5,
+                                         false));
+        BOOST_TEST(c[16 * 5 + 4] == 6.0f);
+    }
+    const std::vector<int64_t> rows = {17, 23, 24, 31, 33, 64, 129, 511, 513, 530};
+    const std::vector<int64_t> cols = {2, 7, 8, 9, 15, 16, 17, 47, 48, 49, 56, 97, 200};
+    const std::vector<int64_t> depths = {1, 7, 8, 9, 17, 127, 128, 129, 300};
+    const int threads_before = omp_get_max_threads();
+    for (int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        for (size_t i = 0; i < rows.size(); ++i) {
+            const int64_t M = rows[i];
+            for (size_t j = 0; j < cols.size(); ++j) {
+                if (M > 500 && j % 3 != 0) continue;  // the large blocks at fewer widths
+                const int64_t N = cols[j];
+                const int64_t K = depths[(i + 2 * j + threads) % depths.size()];
+                for (bool nk : {false, true})
+                    for (int a_layout : {0, 1, 2})
+                        for (bool acc : {false, true}) {
+                            NoGradGuard no_grad;
+                            const Tensor b = weight_operand(K, N, nk, gen);
+                            const Tensor a =
+                                a_layout == 1 ? views::permute(randn({K, M}, DType::f32, &gen), {1, 0})
+                                : a_layout == 2
+                                    ? views::slice(randn({M, 2 * K}, DType::f32, &gen), 1, 0, 2 * K, 2)
+                                    : randn({M, K}, DType::f32, &gen);
+                            const Tensor base = randn({M, N}, DType::f32, &gen);
+                            std::ostringstream what;
+                            what << "blocked gemm " << threads << " thread(s) M " << M << " N " << N
+                                 << " K " << K << (nk ? " b=W^T" : " b=[K,N]")
+                                 << (a_layout == 1 ? " a transposed" : a_layout == 2 ? " a sliced" : "")
+                                 << (acc ? " accumulate" : "");
+                            matmul_against_reference(what.str(), a, b, base, acc,
+                                                     {2e-7 * static_cast<double>(K), 1e-5});
+                        }
+            }
+        }
+    }
+    omp_set_num_threads(threads_before);
+    cpu::force_f32_gemm(cpu::F32Gemm::openblas);
+    BOOST_TEST(!cpu::blocked_gemm_wins());
+    cpu::force_f32_gemm(cpu::F32Gemm::automatic);
+#endif
 }
 
 // The packed path of the small-M GEMM (small_gemm.h, small_gemm_f32_packed): 2..16 rows against a

@@ -1,0 +1,265 @@
+// The blocked float32 GEMM (blocked_gemm.h).
+//
+//   for each block of up to kBlockM rows of a:            (a's packed block: <= 256 KiB, in L2)
+//     for each slice of kSliceK k:
+//       pack a[rows, slice] into groups of 8 rows, k-major (a(m0 + r, k) at [k * 8 + r])
+//       for each 48-column panel of this thread:
+//         pack b[slice, panel] k-major (b(k, n0 + j) at [k * 48 + j], 24 KiB: stays in L1)
+//         for each group of 8 rows: c[8, 48] += a_group @ b_panel     (the register tile)
+//
+// The tile keeps 8 x 3 vectors of 16 sums in registers; per k it loads the panel's 3 vectors and
+// broadcasts 8 values of a: 24 FMAs for 11 loads, so the FMA units, not the loads, set the pace.
+// Both packings put what the tile reads next at the next address, whatever a's and b's strides
+// (a transposed view, a W^T weight): the tile itself has one layout. Zero padding (rows past M in
+// the last group, columns past N in the last panel) is multiplied and never stored.
+//
+// Threads split the columns: each packs and reads only its own panels of b, packs the a block it
+// needs itself (M x K next to M x K x its columns of work), and writes its own columns of c, so the
+// threads never wait for each other inside a call. Sums run in a different order from OpenBLAS's
+// (per slice, then across slices), so results differ from sgemm by float32 rounding.
+// GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (the
+// deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
+// precede the first include of them.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "tensor/cpu/blocked_gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "tensor/cpu/avx512_tiles.h"
+#include "tensor/cpu/blas_core.h"
+#include "tensor/error.h"
+
+namespace gradstack::cpu {
+
+namespace {
+std::atomic<int> forced{static_cast<int>(F32Gemm::automatic)};
+}
+
+#if defined(__AVX512F__)
+namespace {
+
+constexpr int kRows = 8;            // rows of a per tile (and per packed group)
+constexpr int kPanel = 3 * kLanes;  // columns of b per tile (and per packed panel)
+constexpr int64_t kSliceK = 128;    // k per packed slice: a panel is 128 x 48 floats = 24 KiB
+constexpr int64_t kBlockM = 512;    // rows of a per packed block: 512 x 128 floats = 256 KiB
+
+// c[MR, cols] (+)= a_group[kc, 8] @ b_panel[kc, 48], both packed k-major; cols <= 48.
+template <int MR>
+void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t cols,
+          bool accumulate) {
+    __m512 acc[MR][3];
+    zero_tile<MR>(acc);
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* bk = b + k * kPanel;
+        const __m512 w0 = _mm512_load_ps(bk), w1 = _mm512_load_ps(bk + kLanes),
+                     w2 = _mm512_load_ps(bk + 2 * kLanes);
+        const float* ak = a + k * kRows;
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            const __m512 x = _mm512_set1_ps(ak[m]);
+            acc[m][0] = _mm512_fmadd_ps(x, w0, acc[m][0]);
+            acc[m][1] = _mm512_fmadd_ps(x, w1, acc[m][1]);
+            acc[m][2] = _mm512_fmadd_ps(x, w2, acc[m][2]);
+        }
+    }
+    store_tile<MR>(acc, c, ldc, cols, accumulate);
+}
+
+template <int MR>
+struct Tile {
+    template <class... Args>
+    static void run(Args... args) { tile<MR>(args...); }
+};
+
+// r[i][j] <-> r[j][i]: an 8 x 8 block of floats transposed in registers (unpack pairs, shuffle
+// quads, swap 128-bit halves). Both packings are transposes of 8-wide strips; this keeps them at
+// vector speed (one load, one store and three shuffles per 8 values).
+inline void transpose8x8(__m256 (&r)[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; ++i) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+// dst[k * ld + i] = src_i[k] for 8 sources i and k < kc: 8 contiguous runs of floats written
+// interleaved (a's rows into a group, W's rows into a panel's columns).
+inline void interleave8(const float* const (&src)[8], int64_t kc, float* dst, int64_t ld) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src[i] + k);
+        transpose8x8(r);
+        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (k + i) * ld, r[i]);
+    }
+    for (; k < kc; ++k)
+        for (int i = 0; i < 8; ++i) dst[k * ld + i] = src[i][k];
+}
+
+// a(m0 + r, k0 + k) for r < rows, k < kc into out[group][k][8] (groups of 8 rows; rows past
+// `rows` are zero).
+void pack_a(const float* a, int64_t a_rs, int64_t a_cs, int64_t m0, int64_t rows, int64_t k0,
+            int64_t kc, float* out) {
+    for (int64_t g = 0; g * kRows < rows; ++g) {
+        float* dst = out + g * kc * kRows;
+        const int64_t n = std::min<int64_t>(kRows, rows - g * kRows);
+        const float* base = a + (m0 + g * kRows) * a_rs + k0 * a_cs;
+        if (a_rs == 1 && n == kRows) {  // a transposed view: a group's 8 values lie side by side
+            for (int64_t k = 0; k < kc; ++k)
+                _mm256_store_ps(dst + k * kRows, _mm256_loadu_ps(base + k * a_cs));
+        } else if (a_cs == 1 && n == kRows) {  // row-major a: 8 rows interleaved
+            const float* src[8];
+            for (int r = 0; r < kRows; ++r) src[r] = base + r * a_rs;
+            interleave8(src, kc, dst, kRows);
+        } else {
+            for (int64_t r = 0; r < kRows; ++r)
+                for (int64_t k = 0; k < kc; ++k)
+                    dst[k * kRows + r] = r < n ? base[r * a_rs + k * a_cs] : 0.0f;
+        }
+    }
+}
+
+// b(k0 + k, n0 + j) for k < kc, j < cols into out[k][48] (columns past `cols` are zero).
+void pack_b(const float* b, int64_t ldb, bool b_nk, int64_t k0, int64_t kc, int64_t n0,
+            int64_t cols, float* out) {
+    if (!b_nk) {
+        const __mmask16 mask[3] = {lanes_before(cols), lanes_before(cols - kLanes),
+                                   lanes_before(cols - 2 * kLanes)};
+        for (int64_t k = 0; k < kc; ++k) {
+            const float* src = b + (k0 + k) * ldb + n0;
+            for (int j = 0; j < 3; ++j)
+                _mm512_store_ps(out + k * kPanel + j * kLanes,
+                                _mm512_maskz_loadu_ps(mask[j], src + j * kLanes));
+        }
+        return;
+    }
+    // b[n * ldb + k]: each column of the panel is a contiguous run of k (a row of W), so groups
+    // of 8 columns are interleaved; a ragged last group is copied value by value, zeros past it.
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8) {
+        const float* src[8];
+        for (int i = 0; i < 8; ++i) src[i] = b + (n0 + j + i) * ldb + k0;
+        interleave8(src, kc, out + j, kPanel);
+    }
+    for (int64_t k = 0; k < kc; ++k)
+        for (int64_t jj = j; jj < kPanel; ++jj)
+            out[k * kPanel + jj] = jj < cols ? b[(n0 + jj) * ldb + k0 + k] : 0.0f;
+}
+
+// A buffer per thread, 64-byte aligned, grown on demand and kept between calls.
+float* scratch(std::vector<float>& v, int64_t floats) {
+    const size_t need = static_cast<size_t>(floats) + 16;
+    if (v.size() < need) v.resize(need);
+    const auto p = reinterpret_cast<uintptr_t>(v.data());
+    return v.data() + ((64 - p % 64) % 64) / sizeof(float);
+}
+
+// Columns [n0, n1) of c, all rows: one thread's work.
+void columns(int64_t M, int64_t n0, int64_t n1, int64_t K, const float* a, int64_t a_rs,
+             int64_t a_cs, const float* b, int64_t ldb, bool b_nk, float* c, int64_t ldc,
+             bool accumulate) {
+    thread_local std::vector<float> a_buf, b_buf;
+    float* ap = scratch(a_buf, (std::min(M, kBlockM) + kRows - 1) / kRows * kRows * kSliceK);
+    float* bp = scratch(b_buf, kSliceK * kPanel);
+    for (int64_t m0 = 0; m0 < M; m0 += kBlockM) {
+        const int64_t rows = std::min(kBlockM, M - m0);
+        for (int64_t k0 = 0; k0 < K; k0 += kSliceK) {
+            const int64_t kc = std::min(kSliceK, K - k0);
+            const bool acc = accumulate || k0 > 0;
+            pack_a(a, a_rs, a_cs, m0, rows, k0, kc, ap);
+            for (int64_t n = n0; n < n1; n += kPanel) {
+                const int64_t cols = std::min<int64_t>(kPanel, n1 - n);
+                pack_b(b, ldb, b_nk, k0, kc, n, cols, bp);
+                for (int64_t g = 0; g * kRows < rows; ++g)
+                    with_rows<kRows, Tile>(
+                        static_cast<int>(std::min<int64_t>(kRows, rows - g * kRows)), kc,
+                        ap + g * kc * kRows, bp, c + (m0 + g * kRows) * ldc + n, ldc, cols, acc);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+bool blocked_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs,
+                      const float* b, int64_t ldb, bool b_nk, float* c, int64_t ldc,
+                      bool accumulate) {
+    if (M <= 0 || N <= 0) return true;
+    if (K == 0) {  // an empty sum
+        if (!accumulate)
+            for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
+        return true;
+    }
+    const int64_t panels = (N + kPanel - 1) / kPanel;
+    for_each_thread_range(panels, M * N * K >= (1 << 18), [&](int64_t p0, int64_t p1) {
+        columns(M, p0 * kPanel, std::min(N, p1 * kPanel), K, a, a_rs, a_cs, b, ldb, b_nk, c, ldc,
+                accumulate);
+    });
+    return true;
+}
+
+#else  // no AVX-512 in this build
+
+bool blocked_gemm_f32(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*,
+                      int64_t, bool, float*, int64_t, bool) {
+    return false;
+}
+
+#endif
+
+namespace {
+
+bool has_blocked() {
+#if defined(__AVX512F__)
+    return true;
+#else
+    return false;
+#endif
+}
+
+}  // namespace
+
+void force_f32_gemm(F32Gemm g) {
+    check(g != F32Gemm::blocked || has_blocked(),
+          "[matmul] this build has no AVX-512, so no blocked float32 GEMM (GRADSTACK_NATIVE=OFF?)");
+    forced.store(static_cast<int>(g));
+}
+
+bool blocked_gemm_wins() {
+    switch (static_cast<F32Gemm>(forced.load())) {
+        case F32Gemm::openblas: return false;
+        case F32Gemm::blocked: return true;
+        default: break;
+    }
+    static const bool wins = has_blocked() && !blas_core_uses_avx512();
+    return wins;
+}
+
+const char* f32_gemm_note() {
+    static const std::string automatic =
+        !has_blocked() ? "OpenBLAS (this build has no AVX-512 kernels of its own)"
+        : blas_core_uses_avx512()
+            ? "OpenBLAS (its kernels use AVX-512)"
+            : "gradstack's blocked AVX-512 GEMM above 16 rows (OpenBLAS's active kernels, " +
+                  blas_core() + ", do not use AVX-512)";
+    switch (static_cast<F32Gemm>(forced.load())) {
+        case F32Gemm::openblas: return "OpenBLAS (forced)";
+        case F32Gemm::blocked: return "gradstack's blocked AVX-512 GEMM (forced)";
+        default: return automatic.c_str();
+    }
+}
+
+}  // namespace gradstack::cpu
