@@ -17,10 +17,12 @@ namespace gradstack::cpu {
 
 // Calls fn(u0, u1) once per thread with that thread's contiguous range of [0, units): one weight
 // panel range each, so each thread streams its own part of the weight. One thread (fn(0, units))
-// inside a parallel region, on one thread, or when `big_enough` is false.
+// inside any parallel region (even one an `if` clause made serial: a team opened there would be
+// a nested one, its threads created anew on every call), on one thread, or when `big_enough` is
+// false.
 template <class Fn>
 void for_each_thread_range(int64_t units, bool big_enough, const Fn& fn) {
-    const bool parallel = big_enough && units > 1 && !omp_in_parallel() && omp_get_max_threads() > 1;
+    const bool parallel = big_enough && units > 1 && omp_get_level() == 0 && omp_get_max_threads() > 1;
     const int threads =
         parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units)) : 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)

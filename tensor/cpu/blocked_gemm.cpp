@@ -15,7 +15,8 @@
 //
 // Threads split the columns: each packs and reads only its own panels of b, packs the a block it
 // needs itself (M x K next to M x K x its columns of work), and writes its own columns of c, so the
-// threads never wait for each other inside a call. Sums run in a different order from OpenBLAS's
+// threads never wait for each other inside a call. (Where the panels are too few to split evenly,
+// they split the rows instead.) Sums run in a different order from OpenBLAS's
 // (per slice, then across slices), so results differ from sgemm by float32 rounding.
 // GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (the
 // deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
@@ -23,8 +24,12 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tensor/cpu/blocked_gemm.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "tensor/cpu/avx512_tiles.h"
@@ -34,8 +39,29 @@
 namespace gradstack::cpu {
 
 namespace {
-std::atomic<int> forced{static_cast<int>(F32Gemm::automatic)};
+
+// GRADSTACK_GEMM=auto|openblas|blocked picks as force_f32_gemm does (for A/B runs of any command);
+// read at the first product, and a later force_f32_gemm wins.
+std::atomic<int> forced{-1};
+
+F32Gemm current() {
+    int f = forced.load();
+    if (f >= 0) return static_cast<F32Gemm>(f);
+    const char* v = std::getenv("GRADSTACK_GEMM");
+    const std::string s = v == nullptr ? "" : v;
+    F32Gemm g = F32Gemm::automatic;
+    if (s == "openblas")
+        g = F32Gemm::openblas;
+    else if (s == "blocked")
+        g = F32Gemm::blocked;
+    else
+        check(s.empty() || s == "auto", "GRADSTACK_GEMM={}: expected auto, openblas or blocked", s);
+    int expected = -1;
+    forced.compare_exchange_strong(expected, static_cast<int>(g));
+    return static_cast<F32Gemm>(forced.load());
 }
+
+}  // namespace
 
 #if defined(__AVX512F__)
 namespace {
@@ -203,8 +229,20 @@ bool blocked_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a
             for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + N, 0.0f);
         return true;
     }
-    const int64_t panels = (N + kPanel - 1) / kPanel;
-    for_each_thread_range(panels, M * N * K >= (1 << 18), [&](int64_t p0, int64_t p1) {
+    const int64_t panels = (N + kPanel - 1) / kPanel, groups = (M + kRows - 1) / kRows;
+    const bool big_enough = M * N * K >= (1 << 18);
+    // Threads split the panels, unless few panels split unevenly (N = 128 is 3 panels: 1 and 2)
+    // and there are rows enough: then they split the groups of rows, each packing all of b.
+    const int64_t threads = omp_get_level() > 0 ? 1 : omp_get_max_threads();
+    if (threads > 1 && panels % threads != 0 && panels < 8 * threads && groups >= 4 * threads) {
+        for_each_thread_range(groups, big_enough, [&](int64_t g0, int64_t g1) {
+            const int64_t m0 = g0 * kRows, rows = std::min(M, g1 * kRows) - m0;
+            columns(rows, 0, N, K, a + m0 * a_rs, a_rs, a_cs, b, ldb, b_nk, c + m0 * ldc, ldc,
+                    accumulate);
+        });
+        return true;
+    }
+    for_each_thread_range(panels, big_enough, [&](int64_t p0, int64_t p1) {
         columns(M, p0 * kPanel, std::min(N, p1 * kPanel), K, a, a_rs, a_cs, b, ldb, b_nk, c, ldc,
                 accumulate);
     });
@@ -239,7 +277,7 @@ void force_f32_gemm(F32Gemm g) {
 }
 
 bool blocked_gemm_wins() {
-    switch (static_cast<F32Gemm>(forced.load())) {
+    switch (current()) {
         case F32Gemm::openblas: return false;
         case F32Gemm::blocked: return true;
         default: break;
@@ -255,9 +293,11 @@ const char* f32_gemm_note() {
             ? "OpenBLAS (its kernels use AVX-512)"
             : "gradstack's blocked AVX-512 GEMM above 16 rows (OpenBLAS's active kernels, " +
                   blas_core() + ", do not use AVX-512)";
-    switch (static_cast<F32Gemm>(forced.load())) {
-        case F32Gemm::openblas: return "OpenBLAS (forced)";
-        case F32Gemm::blocked: return "gradstack's blocked AVX-512 GEMM (forced)";
+    switch (current()) {
+        case F32Gemm::openblas: return "OpenBLAS (forced: GRADSTACK_GEMM or force_f32_gemm)";
+        case F32Gemm::blocked:
+            return "gradstack's blocked AVX-512 GEMM above 16 rows (forced: GRADSTACK_GEMM or "
+                   "force_f32_gemm)";
         default: return automatic.c_str();
     }
 }

@@ -28,7 +28,8 @@ bool blocked_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a
 // Which float32 GEMM matmul uses above kSmallGemmMaxRows rows. `automatic` (the default): the
 // blocked GEMM when this build has AVX-512 and OpenBLAS's active kernel set does not use it (its
 // own pick on an unknown CPU, or OPENBLAS_CORETYPE=Haswell and the like), else OpenBLAS.
-// Tests and benchmarks force either one.
+// Tests and benchmarks force either one; so does the environment variable
+// GRADSTACK_GEMM=auto|openblas|blocked, for A/B runs of any command.
 enum class F32Gemm { automatic, openblas, blocked };
 void force_f32_gemm(F32Gemm g);  // throws when `blocked` is forced on a build without AVX-512
 bool blocked_gemm_wins();        // what matmul does now for M > kSmallGemmMaxRows
