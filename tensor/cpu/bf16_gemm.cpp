@@ -1,10 +1,11 @@
-// The bfloat16 GEMM (bf16_gemm.h). One register tile shape, as small_gemm.cpp's broadcast tile: a
-// panel of 48 columns of the packed b is walked pair of k by pair of k; each row of the panel (3
-// vectors of 16 lanes, each lane a pair of bfloat16) meets a(m, 2r) and a(m, 2r + 1) for up to 8
-// rows of a: 24 accumulators of 16 float32 sums. Three ways to multiply (Bf16Kernel): FMAs on the
-// pairs widened to float32 (the default), AVX512-BF16's VDPBF16PS, plain loops. a is rounded to
-// bfloat16 once per call (M x K values, small next to the weight).
-// GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (the
+// The bfloat16 GEMM (bf16_gemm.h). One register tile shape, as small_gemm.cpp's broadcast tile
+// (simd_tiles.h; AVX2's sizes in brackets): a panel of 48 (24) columns of the packed b is walked
+// pair of k by pair of k; each row of the panel (3 vectors of 16 (8) lanes, each lane a pair
+// of bfloat16) meets a(m, 2r) and a(m, 2r + 1) for up to 8 (4) rows of a: 24 (12) accumulators of
+// float32 sums. Three ways to multiply (Bf16Kernel): FMAs on the pairs widened to float32 (the
+// default), AVX512-BF16's VDPBF16PS, plain loops. a is rounded to bfloat16 once per call (M x K
+// values, small next to the weight).
+// GCC 12 reports a false "may be used uninitialized" inside its own vector intrinsics (the
 // deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
 // precede the first include of them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -15,8 +16,8 @@
 #include <bit>
 #include <cmath>
 
-#include "tensor/cpu/avx512_tiles.h"
 #include "tensor/cpu/pack_cache.h"
+#include "tensor/cpu/simd_tiles.h"
 #include "tensor/error.h"
 
 namespace gradstack::cpu {
@@ -63,7 +64,7 @@ bool has_bf16_kernel(Bf16Kernel k) {
 #if defined(__AVX512BF16__)
         case Bf16Kernel::dpbf16: return true;
 #endif
-#if defined(__AVX512F__)
+#if defined(GRADSTACK_SIMD_TILES)
         case Bf16Kernel::fma: return true;
 #endif
         case Bf16Kernel::plain: return true;
@@ -91,7 +92,9 @@ void force_bf16_kernel(Bf16Kernel k) {
 
 const char* bf16_kernel_name(Bf16Kernel k) {
     switch (k) {
-        case Bf16Kernel::fma: return "avx512f fma (bfloat16 widened to float32)";
+        case Bf16Kernel::fma:
+            return kLanes == 16 ? "avx512f fma (bfloat16 widened to float32)"
+                                : "avx2 fma (bfloat16 widened to float32)";
         case Bf16Kernel::dpbf16: return "avx512-bf16 vdpbf16ps";
         case Bf16Kernel::plain: return "plain loops";
     }
@@ -108,7 +111,7 @@ const char* bf16_kernel_name(Bf16Kernel k) {
 
 namespace {
 
-constexpr int kRows = 8;  // rows of a per tile
+constexpr int kRows = kTileRows;  // rows of a per tile (8, AVX2: 4)
 
 // The high (odd-k) and low (even-k) bfloat16 of a packed pair, as float32.
 inline float odd_half(uint32_t w) { return std::bit_cast<float>(w & 0xFFFF0000u); }
@@ -129,8 +132,8 @@ void plain_tile(int rows, int64_t pairs, const float* a, int64_t lda, const uint
         }
 }
 
-#if defined(__AVX512F__)
-// The fma tile: each row of the panel (3 vectors of 16 pairs) is widened once into its odd and
+#if defined(GRADSTACK_SIMD_TILES)
+// The fma tile: each row of the panel (kTileVecs vectors of pairs) is widened into its odd and
 // even halves (a mask and a shift: a bfloat16 is the top half of a float32), then every row of a
 // meets them with two broadcasts and two FMAs per vector. On the CPUs measured, FMAs run two per
 // cycle and VDPBF16PS one every two, so this does 2x the multiply-adds of the dpbf16 tile per
@@ -138,40 +141,31 @@ void plain_tile(int rows, int64_t pairs, const float* a, int64_t lda, const uint
 template <int MR>
 void fma_tile(int64_t pairs, const float* a, int64_t lda, const uint32_t* panel, float* c,
               int64_t ldc, int64_t cols, bool accumulate) {
-    __m512 acc[MR][3];
-    zero_tile<MR>(acc);
-    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+    using namespace simd;
+    Vec acc[MR][kTileVecs];
+    zero_tile(acc);
     for (int64_t r = 0; r < pairs; ++r) {
         const uint32_t* w = panel + r * kBf16Panel;
-        _mm_prefetch(reinterpret_cast<const char*>(w + 32 * kBf16Panel), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + 32 * kBf16Panel) + 64, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + 32 * kBf16Panel) + 128, _MM_HINT_T0);
-        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 16),
-                      w2 = _mm512_loadu_si512(w + 32);
+        const char* ahead = reinterpret_cast<const char*>(w + 32 * kBf16Panel);
+        for (int line = 0; line < kBf16Panel * 4; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
         {
-            const __m512 o0 = _mm512_castsi512_ps(_mm512_and_si512(w0, high)),
-                         o1 = _mm512_castsi512_ps(_mm512_and_si512(w1, high)),
-                         o2 = _mm512_castsi512_ps(_mm512_and_si512(w2, high));
+            Vec odd[kTileVecs];
+            for (int j = 0; j < kTileVecs; ++j) odd[j] = odd_halves(w + j * kLanes);
 #pragma GCC unroll 8
             for (int m = 0; m < MR; ++m) {
-                const __m512 x = _mm512_set1_ps(a[m * lda + 2 * r + 1]);
-                acc[m][0] = _mm512_fmadd_ps(x, o0, acc[m][0]);
-                acc[m][1] = _mm512_fmadd_ps(x, o1, acc[m][1]);
-                acc[m][2] = _mm512_fmadd_ps(x, o2, acc[m][2]);
+                const Vec x = splat(a[m * lda + 2 * r + 1]);
+                for (int j = 0; j < kTileVecs; ++j) acc[m][j] = fma(x, odd[j], acc[m][j]);
             }
         }
-        const __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(w0, 16)),
-                     e1 = _mm512_castsi512_ps(_mm512_slli_epi32(w1, 16)),
-                     e2 = _mm512_castsi512_ps(_mm512_slli_epi32(w2, 16));
+        Vec even[kTileVecs];
+        for (int j = 0; j < kTileVecs; ++j) even[j] = even_halves(w + j * kLanes);
 #pragma GCC unroll 8
         for (int m = 0; m < MR; ++m) {
-            const __m512 x = _mm512_set1_ps(a[m * lda + 2 * r]);
-            acc[m][0] = _mm512_fmadd_ps(x, e0, acc[m][0]);
-            acc[m][1] = _mm512_fmadd_ps(x, e1, acc[m][1]);
-            acc[m][2] = _mm512_fmadd_ps(x, e2, acc[m][2]);
+            const Vec x = splat(a[m * lda + 2 * r]);
+            for (int j = 0; j < kTileVecs; ++j) acc[m][j] = fma(x, even[j], acc[m][j]);
         }
     }
-    store_tile<MR>(acc, c, ldc, cols, accumulate);
+    store_tile(acc, c, ldc, cols, accumulate);
 }
 
 #if defined(__AVX512BF16__)
@@ -180,7 +174,7 @@ template <int MR>
 void dpbf16_tile(int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* panel, float* c,
                  int64_t ldc, int64_t cols, bool accumulate) {
     __m512 acc[MR][3];
-    zero_tile<MR>(acc);
+    simd::zero_tile(acc);
     for (int64_t r = 0; r < pairs; ++r) {
         const uint32_t* w = panel + r * kBf16Panel;
         const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 16),
@@ -193,11 +187,11 @@ void dpbf16_tile(int64_t pairs, const uint32_t* a, int64_t lda, const uint32_t* 
             acc[m][2] = _mm512_dpbf16_ps(acc[m][2], x, w2);
         }
     }
-    store_tile<MR>(acc, c, ldc, cols, accumulate);
+    simd::store_tile(acc, c, ldc, cols, accumulate);
 }
 #endif
 
-// The tiles as with_rows (avx512_tiles.h) calls them.
+// The tiles as with_rows (simd_tiles.h) calls them.
 template <int MR>
 struct FmaTile {
     template <class... Args>
@@ -256,7 +250,7 @@ void panels(Bf16Kernel kernel, int64_t M, int64_t p0, int64_t p1, const Prepared
             const int rows = static_cast<int>(std::min<int64_t>(kRows, M - m));
             float* cm = c + m * ldc + n0;
             switch (kernel) {
-#if defined(__AVX512F__)
+#if defined(GRADSTACK_SIMD_TILES)
 #if defined(__AVX512BF16__)
                 case Bf16Kernel::dpbf16:
                     with_rows<kRows, DpTile>(rows, b.pairs, a.pairs.data() + m * a.ld, a.ld, panel,

@@ -12,21 +12,22 @@
 #include <vector>
 
 #include "tensor/bf16.h"
+#include "tensor/cpu/simd_tiles.h"
 #include "tensor/tensor.h"
 
 namespace gradstack::cpu {
 
-// A [K, N] matrix packed for the tile: columns in panels of 48 (zero-padded), each panel K/2
-// rows (K rounded up to even, zero-padded) of 48 lanes, each lane one uint32 holding the pair
-// (b(2r, n), b(2r + 1, n)) as bfloat16, the even k in the low half. A thread walks its panels
+// A [K, N] matrix packed for the tile: columns in panels of kBf16Panel (zero-padded), each panel
+// K/2 rows (K rounded up to even, zero-padded) of kBf16Panel lanes, each lane one uint32 holding the
+// pair (b(2r, n), b(2r + 1, n)) as bfloat16, the even k in the low half. A thread walks its panels
 // front to back: the weight is read once, in memory order.
 struct PackedBf16 {
     int64_t K = 0, N = 0;
     int64_t pairs = 0;   // ceil(K / 2): rows of a panel
-    int64_t panels = 0;  // ceil(N / 48)
+    int64_t panels = 0;  // ceil(N / kBf16Panel)
     std::vector<uint32_t> data;
 };
-inline constexpr int64_t kBf16Panel = 48;
+inline constexpr int64_t kBf16Panel = kPanel;  // 48 (AVX-512), 24 (AVX2 or none): simd_tiles.h
 
 // Packs b(k, n) = b[k * ldb + n] (b_nk false) or b[n * ldb + k] (b_nk true: a W^T view).
 PackedBf16 pack_bf16(int64_t K, int64_t N, const float* b, int64_t ldb, bool b_nk);
@@ -42,16 +43,16 @@ std::shared_ptr<const PackedBf16> packed_bf16(const Tensor& b);
 void bf16_gemm(int64_t M, const float* a, int64_t a_rs, int64_t a_cs, const PackedBf16& b, float* c,
                int64_t ldc, bool accumulate);
 
-// Which instructions bf16_gemm multiplies with. `fma` (the default with AVX-512): each pair
+// Which instructions bf16_gemm multiplies with. `fma` (the default with AVX-512 or AVX2): each pair
 // widened to two float32 (a bfloat16 is the top half of one) and two FMAs. `dpbf16`: AVX512-BF16's
 // VDPBF16PS, one instruction for both halves; measured on this project's Xeon it issues once
 // every 2 cycles against 2 FMAs per cycle, so it does half the multiply-adds per cycle
-// (`gradstack bench tensor` prints both). `plain`: loops, where the build has no AVX-512. All
-// three give the same bits: they add the same exact products in the same order (the odd k of a
+// (`gradstack bench tensor` prints both). `plain`: loops, where the build has neither AVX-512 nor
+// AVX2. All three give the same bits: they add the same exact products in the same order (the odd k of a
 // pair first, as VDPBF16PS does), except that VDPBF16PS flushes float32 subnormals to zero.
 enum class Bf16Kernel { fma, dpbf16, plain };
 bool has_bf16_kernel(Bf16Kernel k);     // whether this build has it
-Bf16Kernel best_bf16_kernel();          // the default: fma with AVX-512, else plain
+Bf16Kernel best_bf16_kernel();          // the default: fma with AVX-512 or AVX2, else plain
 Bf16Kernel bf16_kernel();               // what runs now
 void force_bf16_kernel(Bf16Kernel k);   // for tests and benchmarks; throws if the build lacks it
 const char* bf16_kernel_name(Bf16Kernel k);

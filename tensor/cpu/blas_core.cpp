@@ -64,6 +64,10 @@ std::string blas_core() { return openblas_get_corename(); }
 
 std::string blas_core_note() { return note(); }
 
-bool blas_core_uses_avx512() { return uses_avx512(blas_core()); }
+int blas_core_vector_bits() {
+    const std::string core = blas_core();
+    if (uses_avx512(core)) return 512;
+    return core == "Haswell" || core == "Zen" ? 256 : 128;
+}
 
 }  // namespace gradstack::cpu

@@ -15,7 +15,8 @@ std::string blas_core();
 // What gradstack did about it, for benchmarks to print: "" when OpenBLAS's own choice stands, else
 // e.g. "OpenBLAS read this CPU (family 6 model 207) as Prescott; gradstack selected Cooperlake".
 std::string blas_core_note();
-// Whether that kernel set uses AVX-512 (SkylakeX, Cooperlake, SapphireRapids).
-bool blas_core_uses_avx512();
+// The float vectors that kernel set's sgemm runs on: 512 (SkylakeX, Cooperlake, SapphireRapids),
+// 256 (Haswell, Zen: AVX2 and FMA), else 128 (the older sets, or one gradstack does not know).
+int blas_core_vector_bits();
 
 }  // namespace gradstack::cpu

@@ -1,14 +1,16 @@
-// The blocked float32 GEMM (blocked_gemm.h).
+// The blocked float32 GEMM (blocked_gemm.h). Sizes are AVX-512's, with AVX2's in brackets
+// (simd_tiles.h: the tile is 8 rows x 3 vectors of 16 there, 4 x 3 vectors of 8 here).
 //
 //   for each block of up to kBlockM rows of a:            (a's packed block: <= 256 KiB, in L2)
 //     for each slice of kSliceK k:
-//       pack a[rows, slice] into groups of 8 rows, k-major (a(m0 + r, k) at [k * 8 + r])
-//       for each 48-column panel of this thread:
-//         pack b[slice, panel] k-major (b(k, n0 + j) at [k * 48 + j], 24 KiB: stays in L1)
-//         for each group of 8 rows: c[8, 48] += a_group @ b_panel     (the register tile)
+//       pack a[rows, slice] into groups of 8 (4) rows, k-major (a(m0 + r, k) at [k * 8 + r])
+//       for each 48 (24)-column panel of this thread:
+//         pack b[slice, panel] k-major (b(k, n0 + j) at [k * 48 + j], 24 (12) KiB: stays in L1)
+//         for each group of rows: c[8, 48] += a_group @ b_panel        (the register tile)
 //
-// The tile keeps 8 x 3 vectors of 16 sums in registers; per k it loads the panel's 3 vectors and
-// broadcasts 8 values of a: 24 FMAs for 11 loads, so the FMA units, not the loads, set the pace.
+// The tile keeps 8 x 3 (4 x 3) vectors of sums in registers; per k it loads the panel's 3
+// vectors and broadcasts 8 (4) values of a: 24 FMAs for 11 loads (12 for 7), so the FMA units, not
+// the loads, set the pace.
 // Both packings put what the tile reads next at the next address, whatever a's and b's strides
 // (a transposed view, a W^T weight): the tile itself has one layout. Zero padding (rows past M in
 // the last group, columns past N in the last panel) is multiplied and never stored.
@@ -18,7 +20,7 @@
 // threads never wait for each other inside a call. (Where the panels are too few to split evenly,
 // they split the rows instead.) Sums run in a different order from OpenBLAS's
 // (per slice, then across slices), so results differ from sgemm by float32 rounding.
-// GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (the
+// GCC 12 reports a false "may be used uninitialized" inside its own vector intrinsics (the
 // deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
 // precede the first include of them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -32,8 +34,10 @@
 #include <string>
 #include <vector>
 
-#include "tensor/cpu/avx512_tiles.h"
+#include <fmt/format.h>
+
 #include "tensor/cpu/blas_core.h"
+#include "tensor/cpu/simd_tiles.h"
 #include "tensor/error.h"
 
 namespace gradstack::cpu {
@@ -63,35 +67,34 @@ F32Gemm current() {
 
 }  // namespace
 
-#if defined(__AVX512F__)
+#if defined(GRADSTACK_SIMD_TILES)
 namespace {
 
-constexpr int kRows = 8;            // rows of a per tile (and per packed group)
-constexpr int kPanel = 3 * kLanes;  // columns of b per tile (and per packed panel)
-constexpr int64_t kSliceK = 128;    // k per packed slice: a panel is 128 x 48 floats = 24 KiB
-constexpr int64_t kBlockM = 512;    // rows of a per packed block: 512 x 128 floats = 256 KiB
+using namespace simd;
 
-// c[MR, cols] (+)= a_group[kc, 8] @ b_panel[kc, 48], both packed k-major; cols <= 48.
+constexpr int kRows = kTileRows;  // rows of a per tile (and per packed group): 8, AVX2 4
+constexpr int64_t kSliceK = 128;  // k per packed slice: a panel is 128 x 48 (24) floats = 24 (12) KiB
+constexpr int64_t kBlockM = 512;  // rows of a per packed block: 512 x 128 floats = 256 KiB
+
+// c[MR, cols] (+)= a_group[kc, kRows] @ b_panel[kc, kPanel], both packed k-major; cols <= kPanel.
 template <int MR>
 void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t cols,
           bool accumulate) {
-    __m512 acc[MR][3];
-    zero_tile<MR>(acc);
+    Vec acc[MR][kTileVecs];
+    zero_tile(acc);
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; ++k) {
         const float* bk = b + k * kPanel;
-        const __m512 w0 = _mm512_load_ps(bk), w1 = _mm512_load_ps(bk + kLanes),
-                     w2 = _mm512_load_ps(bk + 2 * kLanes);
+        Vec w[kTileVecs];
+        for (int j = 0; j < kTileVecs; ++j) w[j] = load(bk + j * kLanes);
         const float* ak = a + k * kRows;
 #pragma GCC unroll 8
         for (int m = 0; m < MR; ++m) {
-            const __m512 x = _mm512_set1_ps(ak[m]);
-            acc[m][0] = _mm512_fmadd_ps(x, w0, acc[m][0]);
-            acc[m][1] = _mm512_fmadd_ps(x, w1, acc[m][1]);
-            acc[m][2] = _mm512_fmadd_ps(x, w2, acc[m][2]);
+            const Vec x = splat(ak[m]);
+            for (int j = 0; j < kTileVecs; ++j) acc[m][j] = fma(x, w[j], acc[m][j]);
         }
     }
-    store_tile<MR>(acc, c, ldc, cols, accumulate);
+    store_tile(acc, c, ldc, cols, accumulate);
 }
 
 template <int MR>
@@ -102,7 +105,8 @@ struct Tile {
 
 // r[i][j] <-> r[j][i]: an 8 x 8 block of floats transposed in registers (unpack pairs, shuffle
 // quads, swap 128-bit halves). Both packings are transposes of 8-wide strips; this keeps them at
-// vector speed (one load, one store and three shuffles per 8 values).
+// vector speed (one load, one store and three shuffles per 8 values). 256-bit AVX: both widths
+// have it.
 inline void transpose8x8(__m256 (&r)[8]) {
     __m256 t[8], u[8];
     for (int i = 0; i < 8; i += 2) {
@@ -121,35 +125,40 @@ inline void transpose8x8(__m256 (&r)[8]) {
     }
 }
 
-// dst[k * ld + i] = src_i[k] for 8 sources i and k < kc: 8 contiguous runs of floats written
-// interleaved (a's rows into a group, W's rows into a panel's columns).
-inline void interleave8(const float* const (&src)[8], int64_t kc, float* dst, int64_t ld) {
+// dst[k * ld + i] = src_i[k] for R <= 8 sources i and k < kc: R contiguous runs of floats written
+// interleaved (a's rows into a group, W's rows into a panel's columns). Each 8-k strip is one
+// transpose (sources past R repeat src_0) and 8 stores of 8 floats: with ld < 8 (AVX2's 6-row
+// groups) a store's last 8 - ld floats run into the next k's place, which the next store
+// overwrites, and the strip's last store 8 - ld floats past dst[kc * ld] (the caller leaves room:
+// `scratch`, and the next group is packed after this one).
+template <int R>
+inline void interleave(const float* const (&src)[R], int64_t kc, float* dst, int64_t ld) {
+    static_assert(R <= 8);
     int64_t k = 0;
     for (; k + 8 <= kc; k += 8) {
         __m256 r[8];
-        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src[i] + k);
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src[i < R ? i : 0] + k);
         transpose8x8(r);
         for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (k + i) * ld, r[i]);
     }
     for (; k < kc; ++k)
-        for (int i = 0; i < 8; ++i) dst[k * ld + i] = src[i][k];
+        for (int i = 0; i < R; ++i) dst[k * ld + i] = src[i][k];
 }
 
-// a(m0 + r, k0 + k) for r < rows, k < kc into out[group][k][8] (groups of 8 rows; rows past
-// `rows` are zero).
+// a(m0 + r, k0 + k) for r < rows, k < kc into out[group][k][kRows] (groups of kRows rows; rows
+// past `rows` are zero).
 void pack_a(const float* a, int64_t a_rs, int64_t a_cs, int64_t m0, int64_t rows, int64_t k0,
             int64_t kc, float* out) {
     for (int64_t g = 0; g * kRows < rows; ++g) {
         float* dst = out + g * kc * kRows;
         const int64_t n = std::min<int64_t>(kRows, rows - g * kRows);
         const float* base = a + (m0 + g * kRows) * a_rs + k0 * a_cs;
-        if (a_rs == 1 && n == kRows) {  // a transposed view: a group's 8 values lie side by side
-            for (int64_t k = 0; k < kc; ++k)
-                _mm256_store_ps(dst + k * kRows, _mm256_loadu_ps(base + k * a_cs));
-        } else if (a_cs == 1 && n == kRows) {  // row-major a: 8 rows interleaved
-            const float* src[8];
+        if (a_rs == 1 && n == kRows) {  // a transposed view: a group's values lie side by side
+            for (int64_t k = 0; k < kc; ++k) std::copy_n(base + k * a_cs, kRows, dst + k * kRows);
+        } else if (a_cs == 1 && n == kRows) {  // row-major a: the group's rows interleaved
+            const float* src[kRows];
             for (int r = 0; r < kRows; ++r) src[r] = base + r * a_rs;
-            interleave8(src, kc, dst, kRows);
+            interleave(src, kc, dst, kRows);
         } else {
             for (int64_t r = 0; r < kRows; ++r)
                 for (int64_t k = 0; k < kc; ++k)
@@ -158,17 +167,16 @@ void pack_a(const float* a, int64_t a_rs, int64_t a_cs, int64_t m0, int64_t rows
     }
 }
 
-// b(k0 + k, n0 + j) for k < kc, j < cols into out[k][48] (columns past `cols` are zero).
+// b(k0 + k, n0 + j) for k < kc, j < cols into out[k][kPanel] (columns past `cols` are zero).
 void pack_b(const float* b, int64_t ldb, bool b_nk, int64_t k0, int64_t kc, int64_t n0,
             int64_t cols, float* out) {
     if (!b_nk) {
-        const __mmask16 mask[3] = {lanes_before(cols), lanes_before(cols - kLanes),
-                                   lanes_before(cols - 2 * kLanes)};
+        Mask mask[kTileVecs];
+        panel_masks(cols, mask);
         for (int64_t k = 0; k < kc; ++k) {
             const float* src = b + (k0 + k) * ldb + n0;
-            for (int j = 0; j < 3; ++j)
-                _mm512_store_ps(out + k * kPanel + j * kLanes,
-                                _mm512_maskz_loadu_ps(mask[j], src + j * kLanes));
+            for (int j = 0; j < kTileVecs; ++j)
+                store(out + k * kPanel + j * kLanes, load(src + j * kLanes, mask[j]));
         }
         return;
     }
@@ -178,16 +186,17 @@ void pack_b(const float* b, int64_t ldb, bool b_nk, int64_t k0, int64_t kc, int6
     for (; j + 8 <= cols; j += 8) {
         const float* src[8];
         for (int i = 0; i < 8; ++i) src[i] = b + (n0 + j + i) * ldb + k0;
-        interleave8(src, kc, out + j, kPanel);
+        interleave(src, kc, out + j, kPanel);
     }
     for (int64_t k = 0; k < kc; ++k)
         for (int64_t jj = j; jj < kPanel; ++jj)
             out[k * kPanel + jj] = jj < cols ? b[(n0 + jj) * ldb + k0 + k] : 0.0f;
 }
 
-// A buffer per thread, 64-byte aligned, grown on demand and kept between calls.
+// A buffer per thread, 64-byte aligned, grown on demand and kept between calls, with 8 floats to
+// spare past `floats` (interleave's last store).
 float* scratch(std::vector<float>& v, int64_t floats) {
-    const size_t need = static_cast<size_t>(floats) + 16;
+    const size_t need = static_cast<size_t>(floats) + 16 + 8;
     if (v.size() < need) v.resize(need);
     const auto p = reinterpret_cast<uintptr_t>(v.data());
     return v.data() + ((64 - p % 64) % 64) / sizeof(float);
@@ -249,7 +258,7 @@ bool blocked_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a
     return true;
 }
 
-#else  // no AVX-512 in this build
+#else  // no SIMD tiles in this build
 
 bool blocked_gemm_f32(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*,
                       int64_t, bool, float*, int64_t, bool) {
@@ -261,7 +270,7 @@ bool blocked_gemm_f32(int64_t, int64_t, int64_t, const float*, int64_t, int64_t,
 namespace {
 
 bool has_blocked() {
-#if defined(__AVX512F__)
+#if defined(GRADSTACK_SIMD_TILES)
     return true;
 #else
     return false;
@@ -272,7 +281,8 @@ bool has_blocked() {
 
 void force_f32_gemm(F32Gemm g) {
     check(g != F32Gemm::blocked || has_blocked(),
-          "[matmul] this build has no AVX-512, so no blocked float32 GEMM (GRADSTACK_NATIVE=OFF?)");
+          "[matmul] this build has neither AVX-512 nor AVX2, so no blocked float32 GEMM "
+          "(GRADSTACK_NATIVE=OFF?)");
     forced.store(static_cast<int>(g));
 }
 
@@ -282,22 +292,23 @@ bool blocked_gemm_wins() {
         case F32Gemm::blocked: return true;
         default: break;
     }
-    static const bool wins = has_blocked() && !blas_core_uses_avx512();
+    static const bool wins = has_blocked() && 32 * kLanes > blas_core_vector_bits();
     return wins;
 }
 
 const char* f32_gemm_note() {
+    static const std::string ours = fmt::format("gradstack's blocked {} GEMM above 16 rows", kSimdName);
     static const std::string automatic =
-        !has_blocked() ? "OpenBLAS (this build has no AVX-512 kernels of its own)"
-        : blas_core_uses_avx512()
-            ? "OpenBLAS (its kernels use AVX-512)"
-            : "gradstack's blocked AVX-512 GEMM above 16 rows (OpenBLAS's active kernels, " +
-                  blas_core() + ", do not use AVX-512)";
+        !has_blocked() ? "OpenBLAS (this build has no vector kernels of its own)"
+        : blocked_gemm_wins()
+            ? fmt::format("{} (OpenBLAS's active kernels, {}, use {}-bit vectors)", ours,
+                          blas_core(), blas_core_vector_bits())
+            : fmt::format("OpenBLAS (its kernels, {}, use vectors as wide as gradstack's {})",
+                          blas_core(), kSimdName);
+    static const std::string forced_ours = ours + " (forced: GRADSTACK_GEMM or force_f32_gemm)";
     switch (current()) {
         case F32Gemm::openblas: return "OpenBLAS (forced: GRADSTACK_GEMM or force_f32_gemm)";
-        case F32Gemm::blocked:
-            return "gradstack's blocked AVX-512 GEMM above 16 rows (forced: GRADSTACK_GEMM or "
-                   "force_f32_gemm)";
+        case F32Gemm::blocked: return forced_ours.c_str();
         default: return automatic.c_str();
     }
 }

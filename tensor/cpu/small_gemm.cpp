@@ -1,21 +1,21 @@
-// The small-M GEMM (small_gemm.h): two AVX-512 register tiles, one per weight layout.
+// The small-M GEMM (small_gemm.h): two register tiles, one per weight layout, written once over
+// simd_tiles.h's vectors (AVX-512: 16 lanes; AVX2: 8). Sizes below are AVX-512's, AVX2's after.
 //
-//  b stored [K, N] (a Conv1D weight): "broadcast" tile. A panel of 48 columns of 16 rows of b is
-//    walked row by row; each row (3 vectors of 16 floats) is multiplied by every a(m, k),
-//    broadcast, into up to 8 x 3 accumulators (24 of the 32 vector registers). The first group of
-//    8 rows of a pulls the panel from memory, the next ones find it in L1 (16 x 192 bytes).
+//  b stored [K, N] (a Conv1D weight): "broadcast" tile. A panel of 48 (24) columns of 16 rows of
+//    b is walked row by row; each row (3 vectors) is multiplied by every a(m, k), broadcast,
+//    into up to 8 x 3 (4 x 3) accumulators. The first group of rows of a pulls the panel from
+//    memory, the next ones find it in L1 (16 x 192 (96) bytes).
 //  b stored [N, K] (wte read as wte^T, or any transposed weight): "dot" tile. Rows of b are dot
-//    products against rows of a: 8 rows of b x up to 3 rows of a, 16 k at a time, 24
-//    accumulators, summed across their lanes at the end. The 8 rows of b (8 x K floats) stay in
-//    L1 while every group of a's rows passes over them, so b is read once, in the order it lies
-//    in memory.
+//    products against rows of a: 8 (4) rows of b x up to 3 rows of a, one vector of k at a time,
+//    24 (12) accumulators, summed across their lanes at the end. The rows of b stay in L1 while
+//    every group of a's rows passes over them, so b is read once, in the order it lies in memory.
 //  A large b stored [N, K] (the tied head) can instead be read from a copy packed in panels by the
 //    broadcast tile (small_gemm_f32_packed).
 //
 // Threads split N: each takes a contiguous range of panels (or rows of b), so each streams its own
 // part of the weight; a is small and shared. Sums run in a different order from BLAS's, so
 // results differ from sgemm by float32 rounding (tests/tensor/test_gemm_kernels.cpp bounds it).
-// GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (the
+// GCC 12 reports a false "may be used uninitialized" inside its own vector intrinsics (the
 // deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
 // precede the first include of them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -24,85 +24,111 @@
 #include <algorithm>
 #include <vector>
 
-#include "tensor/cpu/avx512_tiles.h"
 #include "tensor/cpu/pack_cache.h"
+#include "tensor/cpu/simd_tiles.h"
 
 namespace gradstack::cpu {
 
-#if defined(__AVX512F__)
+#if defined(GRADSTACK_SIMD_TILES)
 namespace {
 
-constexpr int kPanel = 3 * kLanes;  // columns of a broadcast tile
-constexpr int kBroadcastRows = 8;   // rows of a per broadcast tile
-constexpr int kDotRows = 3;         // rows of a per dot tile
-constexpr int kDotCols = 8;         // rows of b (columns of c) per dot tile
-constexpr int64_t kBlockRows = 16;  // rows of b per block of the broadcast walk
+using namespace simd;
 
-// c[MR, cols] (+)= a[MR, kc] @ b[kc, cols] for cols <= 48; a(m, k) = a[m * lda + k], contiguous.
-template <int MR>
-void broadcast_tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                    int64_t ldc, int64_t cols, bool accumulate) {
-    const __mmask16 mask[3] = {lanes_before(cols), lanes_before(cols - kLanes),
-                               lanes_before(cols - 2 * kLanes)};
-    __m512 acc[MR][3];
-    zero_tile<MR>(acc);
+constexpr int kBroadcastRows = kTileRows;  // rows of a per broadcast tile (8, AVX2: 4)
+constexpr int64_t kBlockRows = 16;         // rows of b per block of the broadcast walk
+// The dot tile: kDotRows rows of a x kDotCols rows of b, as many accumulators, plus the rows of a
+// (one vector each) and one vector of b in registers: 24 + 3 + 1 of 32 (AVX-512), 12 + 3 + 1 of 16
+// (AVX2).
+constexpr int kDotRows = 3;
+constexpr int kDotCols = kLanes == 16 ? 8 : 4;
+
+// c[MR, cols] (+)= a[MR, kc] @ b[kc, cols] for cols <= kPanel; a(m, k) = a[m * lda + k], contiguous.
+// Ragged (a last panel of fewer than kPanel columns) loads b through masks. (The accumulators are
+// this function's own: passed in by reference, GCC stored them to memory on every k.)
+template <int MR, bool Ragged>
+void broadcast_tile_of(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb,
+                       float* c, int64_t ldc, int64_t cols, bool accumulate) {
+    Mask mask[kTileVecs];
+    panel_masks(cols, mask);
+    Vec acc[MR][kTileVecs];
+    zero_tile(acc);
     for (int64_t k = 0; k < kc; ++k) {
         const float* bk = b + k * ldb;
         // The same columns kBlockRows rows on (the next block's visit of this panel) into L2:
         // enough requests in flight to keep memory busy while the FMAs use this row.
         const char* ahead = reinterpret_cast<const char*>(bk + kBlockRows * ldb);
-        _mm_prefetch(ahead, _MM_HINT_T1);
-        _mm_prefetch(ahead + 64, _MM_HINT_T1);
-        _mm_prefetch(ahead + 128, _MM_HINT_T1);
-        const __m512 w0 = _mm512_maskz_loadu_ps(mask[0], bk);
-        const __m512 w1 = _mm512_maskz_loadu_ps(mask[1], bk + kLanes);
-        const __m512 w2 = _mm512_maskz_loadu_ps(mask[2], bk + 2 * kLanes);
+        for (int line = 0; line < kPanel * 4; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T1);
+        Vec w[kTileVecs];
+        for (int j = 0; j < kTileVecs; ++j) w[j] = load_lanes<Ragged>(bk + j * kLanes, mask[j]);
 #pragma GCC unroll 8
         for (int m = 0; m < MR; ++m) {
-            const __m512 x = _mm512_set1_ps(a[m * lda + k]);
-            acc[m][0] = _mm512_fmadd_ps(x, w0, acc[m][0]);
-            acc[m][1] = _mm512_fmadd_ps(x, w1, acc[m][1]);
-            acc[m][2] = _mm512_fmadd_ps(x, w2, acc[m][2]);
+            const Vec x = splat(a[m * lda + k]);
+            for (int j = 0; j < kTileVecs; ++j) acc[m][j] = fma(x, w[j], acc[m][j]);
         }
     }
-    store_tile<MR>(acc, c, ldc, cols, accumulate);
+    store_tile(acc, c, ldc, cols, accumulate);
 }
 
-// c[MR, cols] (+)= a[MR, K] @ b[cols, K]^T for cols <= 8; a(m, k) = a[m * lda + k], contiguous.
 template <int MR>
-void dot_tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-              int64_t ldc, int cols, bool accumulate, bool prefetch) {
+void broadcast_tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                    int64_t ldc, int64_t cols, bool accumulate) {
+    if (cols < kPanel)
+        broadcast_tile_of<MR, true>(kc, a, lda, b, ldb, c, ldc, cols, accumulate);
+    else
+        broadcast_tile_of<MR, false>(kc, a, lda, b, ldb, c, ldc, cols, accumulate);
+}
+
+// c[MR, cols] (+)= a[MR, K] @ b[cols, K]^T for cols <= kDotCols; a(m, k) = a[m * lda + k],
+// contiguous. Ragged (K not a multiple of kLanes) loads every vector through a mask.
+template <int MR, bool Ragged>
+void dot_tile_of(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                 int64_t ldc, int cols, bool accumulate, bool prefetch) {
     // Columns past `cols` read row 0 again (always valid memory); their sums are dropped.
     const float* row[kDotCols];
     for (int j = 0; j < kDotCols; ++j) row[j] = b + (j < cols ? j : 0) * ldb;
-    __m512 acc[MR][kDotCols];
-#pragma GCC unroll 6
-    for (int m = 0; m < MR; ++m)
-        for (int j = 0; j < kDotCols; ++j) acc[m][j] = _mm512_setzero_ps();
+    Vec acc[MR][kDotCols];
+    zero_tile(acc);
     for (int64_t k = 0; k < K; k += kLanes) {
-        const __mmask16 mask = lanes_before(K - k);
-        __m512 w[kDotCols];
-        for (int j = 0; j < kDotCols; ++j) w[j] = _mm512_maskz_loadu_ps(mask, row[j] + k);
-        // The next block of rows of b, at the same k, into L2: more requests in flight than the
-        // hardware prefetcher keeps on its own (measured: 10 -> 15 GB/s from memory at M = 8).
-        if (prefetch)
-            for (int j = 0; j < kDotCols; ++j)
+        const Mask mask = lanes_before(K - k);
+        Vec x[MR];
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) x[m] = load_lanes<Ragged>(a + m * lda + k, mask);
+#pragma GCC unroll 8
+        for (int j = 0; j < kDotCols; ++j) {
+            const Vec w = load_lanes<Ragged>(row[j] + k, mask);
+            // The next block of rows of b, at the same k, into L2: more requests in flight than
+            // the hardware prefetcher keeps on its own (measured: 10 -> 15 GB/s from memory at
+            // M = 8).
+            if (prefetch)
                 _mm_prefetch(reinterpret_cast<const char*>(row[j] + kDotCols * ldb + k), _MM_HINT_T1);
-#pragma GCC unroll 6
-        for (int m = 0; m < MR; ++m) {
-            const __m512 x = _mm512_maskz_loadu_ps(mask, a + m * lda + k);
-            for (int j = 0; j < kDotCols; ++j) acc[m][j] = _mm512_fmadd_ps(x, w[j], acc[m][j]);
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m) acc[m][j] = fma(x[m], w, acc[m][j]);
         }
     }
+    // Every sum first, then the `cols` wanted: acc indexed by a run-time column would live in
+    // memory instead of registers for the whole loop above.
+    float sums[MR][kDotCols];
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 8
+        for (int j = 0; j < kDotCols; ++j) sums[m][j] = sum(acc[m][j]);
     for (int m = 0; m < MR; ++m)
         for (int j = 0; j < cols; ++j) {
-            const float s = _mm512_reduce_add_ps(acc[m][j]);
             float& out = c[m * ldc + j];
-            out = accumulate ? out + s : s;
+            out = accumulate ? out + sums[m][j] : sums[m][j];
         }
 }
 
-// The tiles as with_rows (avx512_tiles.h) calls them.
+template <int MR>
+void dot_tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+              int64_t ldc, int cols, bool accumulate, bool prefetch) {
+    if (K % kLanes != 0)
+        dot_tile_of<MR, true>(K, a, lda, b, ldb, c, ldc, cols, accumulate, prefetch);
+    else
+        dot_tile_of<MR, false>(K, a, lda, b, ldb, c, ldc, cols, accumulate, prefetch);
+}
+
+// The tiles as with_rows (simd_tiles.h) calls them.
 template <int MR>
 struct BroadcastTile {
     template <class... Args>
@@ -175,7 +201,7 @@ bool small_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_r
     std::vector<float> a_copy;
     int64_t lda = 0;
     if (!prepare_rows(M, N, K, a, a_rs, a_cs, c, ldc, accumulate, a_copy, lda)) return true;
-    // Units of work that threads split: 48-column panels, or groups of 8 rows of b.
+    // Units of work that threads split: column panels, or groups of kDotCols rows of b.
     const int64_t unit = b_nk ? kDotCols : kPanel;
     for_each_thread_range((N + unit - 1) / unit, M * N * K >= (1 << 16), [&](int64_t u0, int64_t u1) {
         const int64_t n0 = u0 * unit, n1 = std::min(N, u1 * unit);
@@ -189,7 +215,7 @@ bool small_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_r
 
 namespace {
 
-// b(k, n) in panels: panel p holds columns [48 p, 48 p + 48) of all K rows, row after row
+// b(k, n) in panels: panel p holds columns [kPanel p, kPanel (p + 1)) of all K rows, row after row
 // (zero-padded past N).
 struct PackedF32 {
     int64_t K = 0, N = 0, panels = 0;
@@ -240,7 +266,7 @@ bool small_gemm_f32_packed(int64_t M, const float* a, int64_t a_rs, int64_t a_cs
     return true;
 }
 
-#else  // no AVX-512 in this build
+#else  // no SIMD tiles in this build
 
 bool small_gemm_f32_packed(int64_t, const float*, int64_t, int64_t, const Tensor&, float*, int64_t,
                            bool) {

@@ -22,17 +22,18 @@ inline constexpr int64_t kSmallGemmMaxRows = 16;
 //                                                    tied head's wte used as wte^T)
 //   c(m, n) = c[m * ldc + n]
 // Splits N over the OpenMP threads unless called inside a parallel region. Returns false (and
-// does nothing) when this build has no AVX-512 (GRADSTACK_NATIVE=OFF): the caller uses BLAS.
+// does nothing) when this build has neither AVX-512 nor AVX2 (GRADSTACK_NATIVE=OFF): the caller
+// uses BLAS.
 bool small_gemm_f32(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs,
                     const float* b, int64_t ldb, bool b_nk, float* c, int64_t ldc,
                     bool accumulate);
 
 // The same product against a weight stored [N, K] and read as W^T (the tied head: wte^T), from a
-// packed copy of it in 48-column panels, each K rows of 48 floats (kept in the pack cache,
-// pack_cache.h, so made once per weight): the broadcast tile then reads the weight as one
-// sequential stream, which the dot tile above cannot (it sums 8 rows at a time and reduces across
-// lanes). Costs a second copy of the weight (the 124M head: 154 MB), so matmul takes this path only
-// for weights of at least kPackedMinElements. Returns false without AVX-512, as above.
+// packed copy of it in column panels (48 columns with AVX-512, 24 with AVX2), each K rows of a
+// panel's width (kept in the pack cache, pack_cache.h, so made once per weight): the broadcast
+// tile then reads the weight as one sequential stream, which the dot tile above cannot (it sums a
+// few rows at a time and reduces across lanes). Costs a second copy of the weight (the 124M head: 154 MB), so matmul takes this path only
+// for weights of at least kPackedMinElements. Returns false without the tiles, as above.
 inline constexpr int64_t kPackedMinElements = int64_t{1} << 22;
 bool small_gemm_f32_packed(int64_t M, const float* a, int64_t a_rs, int64_t a_cs, const Tensor& b,
                            float* c, int64_t ldc, bool accumulate);

@@ -11,6 +11,7 @@
 #include "autograd/ops.h"
 #include "tensor/cpu/bf16_gemm.h"
 #include "tensor/cpu/blocked_gemm.h"
+#include "tensor/cpu/simd_tiles.h"
 #include "tensor/cpu/small_gemm.h"
 #include "tensor/dispatch.h"
 #include "tensor/kernels/copy.h"
@@ -51,17 +52,19 @@ Tensor weight_operand(int64_t K, int64_t N, bool nk, Generator& gen) {
 BOOST_AUTO_TEST_SUITE(gemm_kernels)
 
 // The small-M GEMM (tensor/cpu/small_gemm.h: 2..16 rows, what batched decoding and beams run;
-// rows up to 32 are tried, matmul hands those past 16 to BLAS): rows around its tiles (8 rows
-// broadcast, 3 rows dot), columns around its panels (48, 16 lanes, 8 rows of b), K around its 16
-// lanes and across its 16-row blocks; b stored [K, N] or read as W^T, with a row stride wider than its width (a sliced weight), a transposed a, accumulate;
-// one thread and two (each thread its own range of columns). float32 only (float64 goes to
-// BLAS). Tolerance: 2e-7 K + 1e-5 relative. The broadcast tile sums each output over k in order
-// (as BLAS microkernels do), so its rounding error is a random walk of ~sqrt(K) steps, each about
-// half a float32 ulp of a partial sum of size ~sqrt(K): ~3e-8 K, observed up to 6e-5 at K = 1100.
+// rows up to 32 are tried, matmul hands those past 16 to BLAS): rows around its tiles (8 or 4
+// rows broadcast, 3 rows dot), columns around its panels (48 or 24 columns of 16 or 8 lanes, 8
+// or 4 rows of b), K around its 16 or 8 lanes and across its 16-row blocks; b stored [K, N] or
+// read as W^T, with a row stride wider than its width (a sliced weight), a transposed a,
+// accumulate; one thread and two (each thread its own range of columns). float32 only (float64
+// goes to BLAS). Tolerance: 2e-7 K + 1e-5 relative. The broadcast tile sums each output over k
+// in order (as BLAS microkernels do), so its rounding error is a random walk of ~sqrt(K) steps,
+// each about half a float32 ulp of a partial sum of size ~sqrt(K): ~3e-8 K, observed up to 6e-5
+// at K = 1100.
 BOOST_AUTO_TEST_CASE(small_m_gemm) {
     Generator gen(16);
     BOOST_TEST(cpu::kSmallGemmMaxRows == 16);
-#if defined(__AVX512F__)
+#if defined(GRADSTACK_SIMD_TILES)
     {  // this build has the kernel: it takes the call rather than handing it back to BLAS
         std::vector<float> a(2 * 3, 1.0f), b(3 * 5, 1.0f), c(2 * 5, 0.0f);
         BOOST_TEST(cpu::small_gemm_f32(2, 5, 3, a.data(), 3, 1, b.data(), 5, false, c.data(), 5,
@@ -71,7 +74,7 @@ BOOST_AUTO_TEST_CASE(small_m_gemm) {
 #endif
     const std::vector<int64_t> rows = {2, 3, 5, 6, 7, 8, 9, 12, 13, 17, 31, 32};
     const std::vector<int64_t> cols = {1, 3, 4, 5, 15, 16, 17, 47, 48, 49, 97, 145, 200};
-    const std::vector<int64_t> depths = {1, 15, 16, 17, 100, 1024, 1100};
+    const std::vector<int64_t> depths = {1, 7, 8, 9, 15, 16, 17, 100, 1024, 1100};
     const int threads_before = omp_get_max_threads();
     for (int threads : {1, 2}) {
         omp_set_num_threads(threads);
@@ -103,17 +106,17 @@ BOOST_AUTO_TEST_CASE(small_m_gemm) {
 }
 
 // The blocked GEMM (tensor/cpu/blocked_gemm.h: more than 16 rows, what matmul runs where
-// OpenBLAS has no AVX-512 kernels), forced on whatever OpenBLAS runs here: rows around its 8-row
-// tile and its 512-row block, columns around its 48-column panel and the 8-column strips its W^T
-// packing transposes, K around its 128-k slices and 8-k strips; b stored [K, N] or read as W^T,
+// OpenBLAS's kernels use narrower vectors), forced on whatever OpenBLAS runs here: rows around its
+// 8- or 4-row tile and its 512-row block, columns around its 48- or 24-column panel and the
+// 8-column strips its W^T packing transposes, K around its 128-k slices and 8-k strips; b stored [K, N] or read as W^T,
 // both with a row stride wider than the width; a row-major, transposed (its rows side by side) or
 // sliced (every other column); accumulate; one thread and two. Tolerance as above: each slice sums
 // in order, the slices add up in order.
 BOOST_AUTO_TEST_CASE(blocked_gemm) {
     Generator gen(23);
-#if !defined(__AVX512F__)
+#if !defined(GRADSTACK_SIMD_TILES)
     BOOST_CHECK_THROW(cpu::force_f32_gemm(cpu::F32Gemm::blocked), Error);
-    BOOST_TEST_MESSAGE("this build has no AVX-512: no blocked GEMM to test");
+    BOOST_TEST_MESSAGE("this build has neither AVX-512 nor AVX2: no blocked GEMM to test");
 #else
     cpu::force_f32_gemm(cpu::F32Gemm::blocked);
     BOOST_TEST(cpu::blocked_gemm_wins());
@@ -166,8 +169,9 @@ BOOST_AUTO_TEST_CASE(blocked_gemm) {
 
 // The packed path of the small-M GEMM (small_gemm.h, small_gemm_f32_packed): 2..16 rows against a
 // transposed weight of at least kPackedMinElements (the tied head), from a panel copy kept in the
-// pack cache. Rows around the 8-row tile, N not a multiple of the 48-column panel, a batched a,
-// accumulate; then an in-place write to the weight: the next product follows the new values.
+// pack cache. Rows around the 8- or 4-row tile, N not a multiple of the 48- or 24-column
+// panel, a batched a, accumulate; then an in-place write to the weight: the next product follows
+// the new values.
 BOOST_AUTO_TEST_CASE(small_m_gemm_packed_head) {
     Generator gen(21);
     NoGradGuard no_grad;
@@ -198,9 +202,9 @@ BOOST_AUTO_TEST_CASE(small_m_gemm_packed_head) {
 // The bf16 matmul precision (kernels/linalg.h, cpu/bf16_gemm.h): the fast packed kernel against
 // the reference loops on the same bfloat16-rounded operands, for a weight stored [K, N] or read as
 // W^T, with a stride wider than its width, or a strided view (packed through a copy); a batched
-// a, a transposed a, a non-contiguous output, accumulate; rows around the 8-row tile (1 = batch-1
-// decoding), columns around the 48-column panel, odd K (the padded pair). Tolerance: float32
-// sums, as for matmul (the products of bfloat16 values are exact in float32).
+// a, a transposed a, a non-contiguous output, accumulate; rows around the 8- or 4-row tile (1 =
+// batch-1 decoding), columns around the 48- or 24-column panel, odd K (the padded pair).
+// Tolerance: float32 sums, as for matmul (the products of bfloat16 values are exact in float32).
 BOOST_AUTO_TEST_CASE(bf16_matmul_against_reference) {
     Generator gen(17);
     kernels::MatmulPrecisionGuard bf16(kernels::MatmulPrecision::bf16);
