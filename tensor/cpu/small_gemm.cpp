@@ -19,6 +19,7 @@
 // deliberately undefined register behind _mm512_set1_ps) when it inlines the tiles; the pragma must
 // precede the first include of them.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"  // the same, from _mm512_reduce_add_ps
 #include "tensor/cpu/small_gemm.h"
 
 #include <algorithm>
