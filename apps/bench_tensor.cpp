@@ -19,6 +19,7 @@
 
 #include "apps/bench.h"
 #include "tensor/cpu/blocked_gemm.h"
+#include "tensor/cpu/simd_tiles.h"
 #include "tensor/cpu/small_gemm.h"
 #include "autograd/ops.h"
 #include "tensor/kernels/copy.h"
@@ -58,7 +59,10 @@ void matmul_table(const BenchFlags& flags, TorchServer& torch) {
     fmt::print(
         "  gradstack: matmul(a, b), a fresh result each call (like torch.matmul); into: the\n"
         "  kernel writing a preallocated result (like cblas, eigen); blocked: gradstack's blocked\n"
-        "  AVX-512 GEMM (blocked_gemm.h) into the same result, whatever matmul chose\n");
+        "  {} GEMM (blocked_gemm.h) into the same result, whatever matmul chose. The engines run\n"
+        "  in turns on the same a and b (torch on its own copy): a weight that fits in cache may\n"
+        "  be warm for all but the first (gradstack)\n",
+        cpu::kSimdName);
     fmt::print("  ratio = gradstack / engine; best = the fastest other engine\n");
     fmt::print("{:>3} {:>5} {:>5} {:>3} | {:>9} {:>5} {:>7} {:>6} {:>6} {:>6} | {:>8} {:>8} {:>8}\n",
                "thr", "M", "N", "b", "gradstack", "into", "blocked", "cblas", "eigen", "torch", "vs cblas",

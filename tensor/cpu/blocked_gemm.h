@@ -8,7 +8,7 @@
 // It exists because OpenBLAS is not always running kernels as wide as the CPU's vectors:
 // OPENBLAS_CORETYPE may name an AVX2 set (Haswell) on a CPU that has AVX-512, which halves
 // sgemm's speed. matmul then takes this GEMM instead (blocked_gemm_wins); where OpenBLAS's kernels
-// are as wide as this build's it keeps them (measured on a Zen 2 EPYC, both AVX2: the two within
+// are as wide as this build's it keeps them (measured on a Zen 1 EPYC, both AVX2: the two within
 // 3% of each other from 512 rows up, OpenBLAS ahead).
 // Read next: blocked_gemm.cpp (packing, the tile, the loops), matmul.cpp (when it is chosen).
 #pragma once

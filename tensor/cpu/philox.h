@@ -7,6 +7,10 @@
 #include <cmath>
 #include <cstdint>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace gradstack::cpu {
 
 // Blocks per philox_lanes call; each block gives 4 words.
@@ -15,6 +19,56 @@ constexpr int64_t kPhiloxLanes = 16;
 // out[k][l] = word k of Philox block (counter + l) under `seed`, for l < kPhiloxLanes.
 // One Generator::block call per 4 elements costs ~10x more than the rest of dropout; this runs
 // the 16 blocks side by side.
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// With AVX2 (and no AVX-512): 8 blocks per 256-bit vector, one 32-bit word each. vpmuludq
+// multiplies the even 32-bit lanes into 64-bit products, so each round multiplies the even lanes
+// and the odd ones (shifted down) and blends the halves back. GCC vectorises the portable loops
+// below with 128-bit vectors and an emulated 64-bit multiply here: measured on a Zen 1 EPYC, 500
+// ns per 16 blocks against 129 ns for this (the attention dropout masks it draws were a third of
+// the notebook recipe's training step).
+inline void philox_lanes(uint64_t seed, uint64_t counter, uint32_t (&out)[4][kPhiloxLanes]) {
+    const __m256i mul0 = _mm256_set1_epi64x(0xD2511F53), mul1 = _mm256_set1_epi64x(0xCD9E8D57);
+    // hi, lo = the high and low 32 bits of each 32-bit lane of x times m's low word (64-bit
+    // products).
+    auto mul_hi_lo = [](__m256i x, __m256i m, __m256i& hi, __m256i& lo) {
+        const __m256i even = _mm256_mul_epu32(x, m),
+                      odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), m);
+        hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+        lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    };
+    for (int64_t h = 0; h < kPhiloxLanes; h += 8) {
+        alignas(32) uint32_t low[8], high[8];
+        for (int l = 0; l < 8; ++l) {
+            const uint64_t c = counter + static_cast<uint64_t>(h + l);
+            low[l] = static_cast<uint32_t>(c);
+            high[l] = static_cast<uint32_t>(c >> 32);
+        }
+        __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(low));
+        __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(high));
+        __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+        uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+        for (int round = 0; round < 10; ++round) {
+            __m256i hi0, lo0, hi1, lo1;
+            mul_hi_lo(c0, mul0, hi0, lo0);
+            mul_hi_lo(c2, mul1, hi1, lo1);
+            const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1),
+                                                _mm256_set1_epi32(static_cast<int>(k0)));
+            const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3),
+                                                _mm256_set1_epi32(static_cast<int>(k1)));
+            c1 = lo1;
+            c3 = lo0;
+            c0 = n0;
+            c2 = n2;
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[0] + h), c0);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[1] + h), c1);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[2] + h), c2);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[3] + h), c3);
+    }
+}
+#else
 inline void philox_lanes(uint64_t seed, uint64_t counter, uint32_t (&out)[4][kPhiloxLanes]) {
     constexpr uint64_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57;
     constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
@@ -51,6 +105,7 @@ inline void philox_lanes(uint64_t seed, uint64_t counter, uint32_t (&out)[4][kPh
         out[3][l] = static_cast<uint32_t>(c3[l]);
     }
 }
+#endif
 
 // A word's top 24 bits u = (w >> 8) / 2^24 are the uniform of random.h's uniform_float; an
 // element is kept when u >= p, i.e. when (w >> 8) >= keep_threshold(p) = ceil(p 2^24).

@@ -26,7 +26,8 @@ namespace gradstack::cpu {
 // false.
 template <class Fn>
 void for_each_thread_range(int64_t units, bool big_enough, const Fn& fn) {
-    const bool parallel = big_enough && units > 1 && omp_get_level() == 0 && omp_get_max_threads() > 1;
+    const bool parallel =
+        big_enough && units > 1 && omp_get_level() == 0 && omp_get_max_threads() > 1;
     const int threads =
         parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units)) : 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -49,7 +50,7 @@ void with_rows(int r, Args&&... args) {
 
 // The broadcast tile's shape, kTileRows rows of a x kTileVecs vectors of b's columns (a panel of
 // kPanel columns), kTileRows x kTileVecs accumulators: 8 x 3 on AVX-512 (24 of the 32 registers,
-// 48 columns), 4 x 3 on AVX2 (12 of the 16, 24 columns; measured on a Zen 2 EPYC against 6 x 2,
+// 48 columns), 4 x 3 on AVX2 (12 of the 16, 24 columns; measured on a Zen 1 EPYC against 6 x 2,
 // BLIS's Haswell shape: the blocked GEMM 64-70 against 57 GFLOP/s at 512 rows). A build
 // without either still names a shape: the plain bf16 loops lay their panels out the same way.
 #if defined(__AVX512F__)
@@ -147,7 +148,7 @@ inline void zero_tile(Vec (&acc)[MR][NV]) {
 
 // c[m, 0:cols] = acc[m] (+ c[m, 0:cols] when accumulate) for cols <= NV x kLanes; columns past
 // cols are neither read nor written. A full tile takes plain loads and stores: AVX2's masked
-// store is microcoded on AMD's cores (measured on a Zen 2 EPYC: the small-M GEMM at M = 8 ran at
+// store is microcoded on AMD's cores (measured on a Zen 1 EPYC: the small-M GEMM at M = 8 ran at
 // half the speed with every store masked).
 template <int MR, int NV>
 inline void store_tile(const Vec (&acc)[MR][NV], float* c, int64_t ldc, int64_t cols,
