@@ -147,7 +147,8 @@ void fma_tile(int64_t pairs, const float* a, int64_t lda, const uint32_t* panel,
     for (int64_t r = 0; r < pairs; ++r) {
         const uint32_t* w = panel + r * kBf16Panel;
         const char* ahead = reinterpret_cast<const char*>(w + 32 * kBf16Panel);
-        for (int line = 0; line < kBf16Panel * 4; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
+        for (size_t line = 0; line < kBf16Panel * sizeof(uint32_t); line += 64)
+            _mm_prefetch(ahead + line, _MM_HINT_T0);
         {
             Vec odd[kTileVecs];
             for (int j = 0; j < kTileVecs; ++j) odd[j] = odd_halves(w + j * kLanes);

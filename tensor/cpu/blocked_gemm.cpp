@@ -127,7 +127,7 @@ inline void transpose8x8(__m256 (&r)[8]) {
 
 // dst[k * ld + i] = src_i[k] for R <= 8 sources i and k < kc: R contiguous runs of floats written
 // interleaved (a's rows into a group, W's rows into a panel's columns). Each 8-k strip is one
-// transpose (sources past R repeat src_0) and 8 stores of 8 floats: with ld < 8 (AVX2's 6-row
+// transpose (sources past R repeat src_0) and 8 stores of 8 floats: with ld < 8 (AVX2's 4-row
 // groups) a store's last 8 - ld floats run into the next k's place, which the next store
 // overwrites, and the strip's last store 8 - ld floats past dst[kc * ld] (the caller leaves room:
 // `scratch`, and the next group is packed after this one).

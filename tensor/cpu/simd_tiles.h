@@ -52,16 +52,17 @@ void with_rows(int r, Args&&... args) {
 // kPanel columns), kTileRows x kTileVecs accumulators: 8 x 3 on AVX-512 (24 of the 32 registers,
 // 48 columns), 4 x 3 on AVX2 (12 of the 16, 24 columns; measured on a Zen 1 EPYC against 6 x 2,
 // BLIS's Haswell shape: the blocked GEMM 64-70 against 57 GFLOP/s at 512 rows). A build
-// without either still names a shape: the plain bf16 loops lay their panels out the same way.
+// without either names AVX2's shape: the plain bf16 loops lay their panels out the same way.
 #if defined(__AVX512F__)
 inline constexpr int kLanes = 16, kTileRows = 8, kTileVecs = 3;
 inline constexpr const char* kSimdName = "AVX-512";
-#elif defined(GRADSTACK_SIMD_TILES)
+#else
 inline constexpr int kLanes = 8, kTileRows = 4, kTileVecs = 3;
+#if defined(GRADSTACK_SIMD_TILES)
 inline constexpr const char* kSimdName = "AVX2";
 #else
-inline constexpr int kLanes = 8, kTileRows = 6, kTileVecs = 2;
 inline constexpr const char* kSimdName = "none";
+#endif
 #endif
 inline constexpr int kPanel = kTileVecs * kLanes;
 

@@ -58,7 +58,8 @@ void broadcast_tile_of(int64_t kc, const float* a, int64_t lda, const float* b, 
         // The same columns kBlockRows rows on (the next block's visit of this panel) into L2:
         // enough requests in flight to keep memory busy while the FMAs use this row.
         const char* ahead = reinterpret_cast<const char*>(bk + kBlockRows * ldb);
-        for (int line = 0; line < kPanel * 4; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T1);
+        for (size_t line = 0; line < kPanel * sizeof(float); line += 64)
+            _mm_prefetch(ahead + line, _MM_HINT_T1);
         Vec w[kTileVecs];
         for (int j = 0; j < kTileVecs; ++j) w[j] = load_lanes<Ragged>(bk + j * kLanes, mask[j]);
 #pragma GCC unroll 8
