@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/cpu/philox.h"
 #include "tensor/cpu/row_math.h"
+#include "tensor/cpu/simd_tiles.h"
 #include "tensor/kernels/nn.h"
 #include "tensor/view.h"
 
@@ -82,11 +84,34 @@ struct Workspace {
 };
 
 // xt[d * ld + j] = x[b, h, j, d] for j < S, zero for S <= j < ld. Keys go kCols at a time, so
-// the kCols source rows stay in L1 while every d writes one contiguous run.
+// the kCols source rows stay in L1 while every d writes one contiguous run. Float rows with
+// contiguous dims go 8 keys x 8 dims per register transpose: a decoding step packs every head's
+// whole cache for its one query row, and element by element that was 3x the time of the
+// attention arithmetic itself (a Zen 3 EPYC, batch 8 at 96 positions).
 template <class T>
 void pack_transposed(const Problem<T>& pr, const Strided4<T>& x, int64_t b, int64_t h, T* xt) {
     const int64_t step = x.s[3];
-    for (int64_t j0 = 0; j0 < pr.S; j0 += kCols) {
+    int64_t j0 = 0;
+#if defined(GRADSTACK_SIMD_TILES)
+    if constexpr (std::is_same_v<T, float>) {
+        if (step == 1) {
+            for (; j0 + 8 <= pr.S; j0 += 8) {
+                const float* src[8];
+                for (int r = 0; r < 8; ++r) src[r] = x.row(b, h, j0 + r);
+                int64_t d = 0;
+                for (; d + 8 <= pr.hs; d += 8) {
+                    __m256 r8[8];
+                    for (int r = 0; r < 8; ++r) r8[r] = _mm256_loadu_ps(src[r] + d);
+                    simd::transpose8x8(r8);
+                    for (int e = 0; e < 8; ++e) _mm256_storeu_ps(xt + (d + e) * pr.ld + j0, r8[e]);
+                }
+                for (; d < pr.hs; ++d)
+                    for (int r = 0; r < 8; ++r) xt[d * pr.ld + j0 + r] = src[r][d];
+            }
+        }
+    }
+#endif
+    for (; j0 < pr.S; j0 += kCols) {
         const int64_t j1 = std::min(j0 + kCols, pr.S);
         for (int64_t d = 0; d < pr.hs; ++d) {
             T* dst = xt + d * pr.ld;
@@ -106,43 +131,63 @@ void gather_rows(const Problem<T>& pr, const Strided4<T>& x, int64_t b, int64_t 
             a[r * pr.hs + d] = r < R ? x.row(b, h, i0 + r)[d * x.s[3]] : T(0);
 }
 
-// c[r * ld + j] = sum_d a[r * hs + d] xt[d * ld + j] for j < round_up(n, kCols): a tile of rows
-// (kRows, hs) times a packed (hs, ld) block (scores from q and k^T, dP' from dout and v^T).
-template <class T>
-void tile_times(const T* a, const T* xt, int64_t hs, int64_t ld, int64_t n, T* c) {
+// Calls Fn::template run<R>() for the run-time row count 1 <= R <= kRows of a tile: a tile of
+// fewer rows (a decoding step's one query row, the last tile of a sequence) computes only those,
+// with its accumulators in registers. Each row's sums are the same whatever R is.
+template <class Fn>
+void with_tile_rows(int64_t R, const Fn& fn) {
+    static_assert(kRows == 4, "with_tile_rows is written out for 4 rows");
+    switch (R) {
+        case 1: return fn.template operator()<1>();
+        case 2: return fn.template operator()<2>();
+        case 3: return fn.template operator()<3>();
+        default: return fn.template operator()<4>();
+    }
+}
+
+// c[r * ld + j] = sum_d a[r * hs + d] xt[d * ld + j] for r < R, j < round_up(n, kCols): a tile
+// of rows (R, hs) times a packed (hs, ld) block (scores from q and k^T, dP' from dout and v^T).
+template <int64_t R, class T>
+void tile_times_rows(const T* a, const T* xt, int64_t hs, int64_t ld, int64_t n, T* c) {
     for (int64_t j0 = 0; j0 < n; j0 += kCols) {
-        T acc[kRows][kCols] = {};
+        T acc[R][kCols] = {};
         for (int64_t d = 0; d < hs; ++d) {
             const T* x = xt + d * ld + j0;
-            for (int64_t r = 0; r < kRows; ++r) {
+            for (int64_t r = 0; r < R; ++r) {
                 const T ar = a[r * hs + d];
 #pragma omp simd
                 for (int64_t l = 0; l < kCols; ++l) acc[r][l] += ar * x[l];
             }
         }
-        for (int64_t r = 0; r < kRows; ++r)
+        for (int64_t r = 0; r < R; ++r)
             for (int64_t l = 0; l < kCols; ++l) c[r * ld + j0 + l] = acc[r][l];
     }
+}
+
+// Rows r >= R of c are left as they are.
+template <class T>
+void tile_times(const T* a, const T* xt, int64_t hs, int64_t ld, int64_t n, int64_t R, T* c) {
+    with_tile_rows(R, [&]<int64_t Rows>() { tile_times_rows<Rows>(a, xt, hs, ld, n, c); });
 }
 
 // Head dims are taken kDims at a time by the two kernels below, so that each load of the row
 // weights p serves kDims head dims (at head size 64 these loops, not the exps, are the cost).
 constexpr int64_t kDims = 4;
 
-// Dims d0 .. d0 + D - 1 of tile_dot.
-template <int64_t D, class T>
+// Dims d0 .. d0 + D - 1 of tile_dot, rows r < R.
+template <int64_t D, int64_t R, class T>
 void tile_dot_dims(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t nr, int64_t d0, T* c) {
     constexpr int64_t kL = 8;  // lanes per accumulator; nr is a multiple of kCols, so of kL
-    T acc[kRows][D][kL] = {};
+    T acc[R][D][kL] = {};
     for (int64_t j0 = 0; j0 < nr; j0 += kL)
-        for (int64_t r = 0; r < kRows; ++r)
+        for (int64_t r = 0; r < R; ++r)
             for (int64_t e = 0; e < D; ++e) {
                 const T* x = xt + (d0 + e) * ld + j0;
                 const T* pr = p + r * ld + j0;
 #pragma omp simd
                 for (int64_t l = 0; l < kL; ++l) acc[r][e][l] += pr[l] * x[l];
             }
-    for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t r = 0; r < R; ++r)
         for (int64_t e = 0; e < D; ++e) {
             T sum = 0;
             for (int64_t l = 0; l < kL; ++l) sum += acc[r][e][l];
@@ -150,15 +195,17 @@ void tile_dot_dims(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t nr, 
         }
 }
 
-// c[r * hs + d] = sum_{j < n} p[r * ld + j] xt[d * ld + j]: a (kRows, n) block of row weights
-// times the packed block transposed (out = P' v, dq = dS k). p must be zero from n up to
-// round_up(n, kCols).
+// c[r * hs + d] = sum_{j < n} p[r * ld + j] xt[d * ld + j] for r < R: an (R, n) block of row
+// weights times the packed block transposed (out = P' v, dq = dS k). p must be zero from n up to
+// round_up(n, kCols). Rows r >= R of c are left as they are.
 template <class T>
-void tile_dot(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t n, T* c) {
+void tile_dot(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t n, int64_t R, T* c) {
     const int64_t nr = round_up(n, kCols);
-    int64_t d = 0;
-    for (; d + kDims <= hs; d += kDims) tile_dot_dims<kDims>(p, xt, hs, ld, nr, d, c);
-    for (; d < hs; ++d) tile_dot_dims<1>(p, xt, hs, ld, nr, d, c);
+    with_tile_rows(R, [&]<int64_t Rows>() {
+        int64_t d = 0;
+        for (; d + kDims <= hs; d += kDims) tile_dot_dims<kDims, Rows>(p, xt, hs, ld, nr, d, c);
+        for (; d < hs; ++d) tile_dot_dims<1, Rows>(p, xt, hs, ld, nr, d, c);
+    });
 }
 
 // Dims d0 .. d0 + D - 1 of tile_accumulate.
@@ -262,7 +309,7 @@ void forward_tile(const Problem<T>& pr, Workspace<T>& w, const T* kt, const T* v
                   int64_t h, int64_t i0, int64_t R, T* out, T* lse) {
     const int64_t hs = pr.hs, ld = pr.ld, n_tile = pr.columns(i0 + R - 1);
     gather_rows(pr, pr.q, b, h, i0, R, w.a.data());
-    tile_times(w.a.data(), kt, hs, ld, n_tile, w.s.data());
+    tile_times(w.a.data(), kt, hs, ld, n_tile, R, w.s.data());
     for (int64_t r = 0; r < kRows; ++r) {
         T* sr = w.s.data() + r * ld;
         if (r >= R) {
@@ -280,7 +327,7 @@ void forward_tile(const Problem<T>& pr, Workspace<T>& w, const T* kt, const T* v
             for (int64_t j = 0; j < n; ++j) sr[j] *= w.f[j];
         }
     }
-    tile_dot(w.s.data(), vt, hs, ld, n_tile, w.c.data());
+    tile_dot(w.s.data(), vt, hs, ld, n_tile, R, w.c.data());
     for (int64_t r = 0; r < R; ++r)
         std::copy_n(w.c.data() + r * hs, hs, out + ((b * pr.H + h) * pr.Tq + i0 + r) * hs);
 }
@@ -299,8 +346,8 @@ void backward_tile(const Problem<T>& pr, Workspace<T>& w, const T* kt, const T* 
     const int64_t hs = pr.hs, ld = pr.ld, n_tile = pr.columns(i0 + R - 1);
     gather_rows(pr, pr.q, b, h, i0, R, w.a.data());
     gather_rows(pr, pr.gout, b, h, i0, R, w.g.data());
-    tile_times(w.a.data(), kt, hs, ld, n_tile, w.s.data());
-    tile_times(w.g.data(), vt, hs, ld, n_tile, w.dp.data());
+    tile_times(w.a.data(), kt, hs, ld, n_tile, R, w.s.data());
+    tile_times(w.g.data(), vt, hs, ld, n_tile, R, w.dp.data());
     for (int64_t r = 0; r < kRows; ++r) {
         T* sr = w.s.data() + r * ld;
         T* dpr = w.dp.data() + r * ld;
@@ -332,7 +379,7 @@ void backward_tile(const Problem<T>& pr, Workspace<T>& w, const T* kt, const T* 
         }
     }
     if (dq) {
-        tile_dot(w.dp.data(), kt, hs, ld, n_tile, w.c.data());
+        tile_dot(w.dp.data(), kt, hs, ld, n_tile, R, w.c.data());
         for (int64_t r = 0; r < R; ++r)
             std::copy_n(w.c.data() + r * hs, hs, dq + ((b * pr.H + h) * pr.Tq + i0 + r) * hs);
     }

@@ -103,28 +103,6 @@ struct Tile {
     static void run(Args... args) { tile<MR>(args...); }
 };
 
-// r[i][j] <-> r[j][i]: an 8 x 8 block of floats transposed in registers (unpack pairs, shuffle
-// quads, swap 128-bit halves). Both packings are transposes of 8-wide strips; this keeps them at
-// vector speed (one load, one store and three shuffles per 8 values). 256-bit AVX: both widths
-// have it.
-inline void transpose8x8(__m256 (&r)[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; ++i) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
-
 // dst[k * ld + i] = src_i[k] for R <= 8 sources i and k < kc: R contiguous runs of floats written
 // interleaved (a's rows into a group, W's rows into a panel's columns). Each 8-k strip is one
 // transpose (sources past R repeat src_0) and 8 stores of 8 floats: with ld < 8 (AVX2's 4-row

@@ -279,6 +279,51 @@ BOOST_AUTO_TEST_CASE(float32_is_close_to_float64) {
     BOOST_TEST(max_abs_diff(got, want) < 1e-5);
 }
 
+// float32 packs keys and values 8 x 8 through register transposes where the head dims are
+// contiguous, element by element elsewhere: key counts and head sizes on both sides of 8, one to
+// five query rows (a decoding step has one; tiles hold four), keys and values laid out as a KV
+// cache slice (B, S, nh, hs) permuted and as transposed views (head dims not contiguous). Forward
+// and gradients against float64.
+BOOST_AUTO_TEST_CASE(float32_odd_shapes_and_layouts_match_float64) {
+    struct Case {
+        int64_t T, S, hs;
+    };
+    for (Case c : {Case{1, 13, 12}, Case{1, 96, 64}, Case{2, 9, 7}, Case{3, 37, 64},
+                   Case{5, 21, 20}, Case{4, 8, 8}, Case{1, 1, 16}})
+        for (int layout = 0; layout < 3; ++layout) {
+            BOOST_TEST_CONTEXT("T " << c.T << " S " << c.S << " hs " << c.hs << " layout "
+                                    << layout) {
+                const int64_t B = 2, nh = 3;
+                Generator gen(c.T * 1000 + c.S * 10 + c.hs + layout);
+                Tensor q = randn({B, nh, c.T, c.hs}, DType::f64, &gen);
+                Tensor w = randn({B, nh, c.T, c.hs}, DType::f64, &gen);
+                Tensor k, v;
+                if (layout == 0) {  // contiguous
+                    k = randn({B, nh, c.S, c.hs}, DType::f64, &gen);
+                    v = randn({B, nh, c.S, c.hs}, DType::f64, &gen);
+                } else if (layout == 1) {  // (B, S, nh, hs) permuted: dims contiguous
+                    k = randn({B, c.S, nh, c.hs}, DType::f64, &gen);
+                    v = randn({B, c.S, nh, c.hs}, DType::f64, &gen);
+                } else {  // (B, nh, hs, S) transposed: dims strided
+                    k = randn({B, nh, c.hs, c.S}, DType::f64, &gen);
+                    v = randn({B, nh, c.hs, c.S}, DType::f64, &gen);
+                }
+                auto attend = [layout](const Tensor& a, const Tensor& b, const Tensor& d) {
+                    auto view = [layout](const Tensor& x) {
+                        return layout == 1 ? permute(x, {0, 2, 1, 3})
+                               : layout == 2 ? transpose(x, 2, 3)
+                                             : x;
+                    };
+                    return scaled_dot_product_attention(a, view(b), view(d));
+                };
+                auto f32 = [](const Tensor& x) { return to_dtype(x, DType::f32); };
+                Result want = run(attend, q, k, v, w);
+                Result got = run(attend, f32(q), f32(k), f32(v), f32(w));
+                check_same_results(got, want, 2e-5);
+            }
+        }
+}
+
 BOOST_AUTO_TEST_CASE(bad_input_throws) {
     Tensor q = randn({2, 3, 5, 8}), k = randn({2, 3, 6, 8}), v = randn({2, 3, 6, 8});
     auto msg = [&](const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& m = Tensor()) {
