@@ -131,23 +131,9 @@ void gather_rows(const Problem<T>& pr, const Strided4<T>& x, int64_t b, int64_t 
             a[r * pr.hs + d] = r < R ? x.row(b, h, i0 + r)[d * x.s[3]] : T(0);
 }
 
-// Calls Fn::template run<R>() for the run-time row count 1 <= R <= kRows of a tile: a tile of
-// fewer rows (a decoding step's one query row, the last tile of a sequence) computes only those,
-// with its accumulators in registers. Each row's sums are the same whatever R is.
-template <class Fn>
-void with_tile_rows(int64_t R, const Fn& fn) {
-    static_assert(kRows == 4, "with_tile_rows is written out for 4 rows");
-    switch (R) {
-        case 1: return fn.template operator()<1>();
-        case 2: return fn.template operator()<2>();
-        case 3: return fn.template operator()<3>();
-        default: return fn.template operator()<4>();
-    }
-}
-
 // c[r * ld + j] = sum_d a[r * hs + d] xt[d * ld + j] for r < R, j < round_up(n, kCols): a tile
 // of rows (R, hs) times a packed (hs, ld) block (scores from q and k^T, dP' from dout and v^T).
-template <int64_t R, class T>
+template <int R, class T>
 void tile_times_rows(const T* a, const T* xt, int64_t hs, int64_t ld, int64_t n, T* c) {
     for (int64_t j0 = 0; j0 < n; j0 += kCols) {
         T acc[R][kCols] = {};
@@ -164,10 +150,19 @@ void tile_times_rows(const T* a, const T* xt, int64_t hs, int64_t ld, int64_t n,
     }
 }
 
-// Rows r >= R of c are left as they are.
+template <int R>
+struct TimesRows {
+    template <class... Args>
+    static void run(Args... args) { tile_times_rows<R>(args...); }
+};
+
+// The tile's R <= kRows real rows only (a decoding step has one query row, the last tile of a
+// sequence may have fewer than kRows), each compiled with its accumulators in registers
+// (with_rows, simd_tiles.h); each row's sums are the same whatever R is. Rows r >= R of c are
+// left as they are.
 template <class T>
 void tile_times(const T* a, const T* xt, int64_t hs, int64_t ld, int64_t n, int64_t R, T* c) {
-    with_tile_rows(R, [&]<int64_t Rows>() { tile_times_rows<Rows>(a, xt, hs, ld, n, c); });
+    with_rows<kRows, TimesRows>(static_cast<int>(R), a, xt, hs, ld, n, c);
 }
 
 // Head dims are taken kDims at a time by the two kernels below, so that each load of the row
@@ -175,7 +170,7 @@ void tile_times(const T* a, const T* xt, int64_t hs, int64_t ld, int64_t n, int6
 constexpr int64_t kDims = 4;
 
 // Dims d0 .. d0 + D - 1 of tile_dot, rows r < R.
-template <int64_t D, int64_t R, class T>
+template <int64_t D, int R, class T>
 void tile_dot_dims(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t nr, int64_t d0, T* c) {
     constexpr int64_t kL = 8;  // lanes per accumulator; nr is a multiple of kCols, so of kL
     T acc[R][D][kL] = {};
@@ -198,14 +193,23 @@ void tile_dot_dims(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t nr, 
 // c[r * hs + d] = sum_{j < n} p[r * ld + j] xt[d * ld + j] for r < R: an (R, n) block of row
 // weights times the packed block transposed (out = P' v, dq = dS k). p must be zero from n up to
 // round_up(n, kCols). Rows r >= R of c are left as they are.
+template <int R, class T>
+void tile_dot_rows(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t n, T* c) {
+    const int64_t nr = round_up(n, kCols);
+    int64_t d = 0;
+    for (; d + kDims <= hs; d += kDims) tile_dot_dims<kDims, R>(p, xt, hs, ld, nr, d, c);
+    for (; d < hs; ++d) tile_dot_dims<1, R>(p, xt, hs, ld, nr, d, c);
+}
+
+template <int R>
+struct DotRows {
+    template <class... Args>
+    static void run(Args... args) { tile_dot_rows<R>(args...); }
+};
+
 template <class T>
 void tile_dot(const T* p, const T* xt, int64_t hs, int64_t ld, int64_t n, int64_t R, T* c) {
-    const int64_t nr = round_up(n, kCols);
-    with_tile_rows(R, [&]<int64_t Rows>() {
-        int64_t d = 0;
-        for (; d + kDims <= hs; d += kDims) tile_dot_dims<kDims, Rows>(p, xt, hs, ld, nr, d, c);
-        for (; d < hs; ++d) tile_dot_dims<1, Rows>(p, xt, hs, ld, nr, d, c);
-    });
+    with_rows<kRows, DotRows>(static_cast<int>(R), p, xt, hs, ld, n, c);
 }
 
 // Dims d0 .. d0 + D - 1 of tile_accumulate.
