@@ -95,4 +95,9 @@ class TorchServer {
     std::FILE* from_ = nullptr;
 };
 
+// The GPU rows of `bench gpt --device cuda` and `bench train --device cuda` (bench_cuda.cpp): ours
+// beside PyTorch eager on the same GPU (apps/bench/torch_cuda.py) in float32, TF32 and bf16.
+void run_gpt_cuda(Device device, int reps);
+void run_train_cuda(Device device, int64_t batch, int64_t context, int reps);
+
 }  // namespace gradstack::apps

@@ -358,7 +358,10 @@ void configure(CLI::App& command) {
                      "also each workload with --dtype bf16 (weight products in bfloat16), against "
                      "PyTorch float32");
     command.add_option("--memory-child", f->memory_child)->group("");  // internal, see above
-    command.callback([f] {
+    auto device = std::make_shared<std::string>();
+    add_device_option(command, *device);
+    command.callback([f, device] {
+        if (*device != "cpu") return run_gpt_cuda(resolve_device(*device), f->common.reps);
         check(f->decode_prompt + f->new_tokens <= 1024,
               "[bench gpt] --decode-prompt {} + --new-tokens {} exceed GPT-2's 1024 positions",
               f->decode_prompt, f->new_tokens);

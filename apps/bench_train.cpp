@@ -165,7 +165,15 @@ void configure(CLI::App& command) {
         ->check(integer_in(1, 1024))
         ->capture_default_str();
     command.add_flag("!--no-torch", f->torch, "time gradstack only");
-    command.callback([f] { run_train(*f); });
+    auto device = std::make_shared<std::string>();
+    add_device_option(command, *device);
+    command.callback([f, device] {
+        // On a GPU: the GPT-2 124M step at --gpt2-batch x --gpt2-context (try 8 x 1024).
+        if (*device != "cpu")
+            return run_train_cuda(resolve_device(*device), f->gpt2_batch, f->gpt2_context,
+                                  f->common.reps);
+        run_train(*f);
+    });
 }
 
 const bool registered = register_benchmark(

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 
+#include "tensor/backend.h"
 #include "tensor/error.h"
 #include "tensor/io.h"
 
@@ -110,6 +111,21 @@ CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype) {
                     "decoding; inference only)")
         ->check(CLI::IsMember({"float32", "bf16"}))
         ->capture_default_str();
+}
+
+CLI::Option* add_device_option(CLI::App& app, std::string& device) {
+    device = "cpu";
+    return app
+        .add_option("--device", device,
+                    "where the model runs: cpu, cuda (the first GPU) or cuda:N (needs a build with "
+                    "the CUDA backend and a GPU)")
+        ->capture_default_str();
+}
+
+Device resolve_device(const std::string& device) {
+    const Device d = parse_device(device, "--device");
+    check_device(d, "--device");
+    return d;
 }
 
 std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gpt/tokenizer/tokenizer.h"
+#include "tensor/device.h"
 
 namespace gradstack::apps {
 
@@ -49,6 +50,12 @@ std::optional<int> parse_flags(CLI::App& app, int argc, char** argv);
 // only). CLI11 refuses any other value, naming the flag. Apply it after parsing with
 // kernels::MatmulPrecisionGuard(kernels::parse_matmul_precision(dtype, "--dtype")).
 CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype);
+
+// --device cpu|cuda[:N] of every command that computes: where the model's weights live and its
+// ops run (default cpu). Resolve it after parsing with resolve_device, which throws naming the flag
+// ("--device: cuda:0 is not available: no CUDA device: ...", "--device: 'gpu' is not a device").
+CLI::Option* add_device_option(CLI::App& app, std::string& device);
+Device resolve_device(const std::string& device);
 
 // "1,2,3" -> {1, 2, 3}; "" -> {}. Each id a decimal integer in [0, 2^63 - 1]. Throws
 // gradstack::Error naming `flag` and the bad part.

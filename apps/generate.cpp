@@ -116,7 +116,10 @@ int run_generate(int argc, char** argv) {
                  "\"text\", \"score\" (beam search), \"logprobs\"}]}]}");
     std::string dtype;
     add_dtype_option(app, dtype);
+    std::string device_name;
+    add_device_option(app, device_name);
     if (auto rc = parse_flags(app, argc, argv)) return *rc;
+    const Device device = resolve_device(device_name);  // before any work
     kernels::MatmulPrecisionGuard precision(kernels::parse_matmul_precision(dtype, "--dtype"));
 
     check(min_new->count() == 0 || g.min_new_tokens <= g.max_new_tokens,
@@ -152,6 +155,7 @@ int run_generate(int argc, char** argv) {
     }
 
     auto model = gpt::load_pretrained(model_dir, load);
+    model->to(device);
     g.eos_token_id = model->config().eos_token_id;
     g.bos_token_id = model->config().bos_token_id;
     const auto ready = gpt::prepare_prompts(prompts, g, model->config());

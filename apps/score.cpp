@@ -63,7 +63,10 @@ int run_score(int argc, char** argv) {
         ->check(integer_in(1, kMaxCount));
     std::string dtype;
     add_dtype_option(app, dtype);
+    std::string device_name;
+    add_device_option(app, device_name);
     if (auto rc = parse_flags(app, argc, argv)) return *rc;
+    const Device device = resolve_device(device_name);  // before any work
     kernels::MatmulPrecisionGuard precision(kernels::parse_matmul_precision(dtype, "--dtype"));
     check(text_opt->count() + file_opt->count() == 1, "[score] give --text or --file");
     if (file_opt->count()) text = read_input_file(file, kMaxTextBytes, "[score] --file", true);
@@ -71,6 +74,7 @@ int run_score(int argc, char** argv) {
           file_opt->count() ? "--file " + file : std::string("--text"));
 
     auto model = gpt::load_pretrained(model_dir, load);
+    model->to(device);
     const gpt::Tokenizer tokenizer = require_tokenizer(tokenizer_dir, model_dir);
     const gpt::GPT2Config& config = model->config();
     std::vector<int64_t> ids = tokenizer.encode(text);

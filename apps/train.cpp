@@ -74,7 +74,10 @@ int run_train(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--sample-prompt", c.sample_prompt, "prompt of the sample printed at each evaluation");
     app.add_option("--sample-tokens", c.sample_tokens, "tokens per sample")->check(integer_in(0, kMaxCount))->capture_default_str();
+    std::string device_name;
+    add_device_option(app, device_name);
     if (auto rc = parse_flags(app, argc, argv)) return *rc;
+    const Device device = resolve_device(device_name);
 
     // A fine-tuned model's shape is the checkpoint's: the flags of a new model contradict it.
     if (!c.init_from.empty()) {
@@ -91,10 +94,11 @@ int run_train(int argc, char** argv) {
             std::string key = o->get_name();
             key.erase(0, key.find_first_not_of('-'));
             std::replace(key.begin(), key.end(), '-', '_');
-            given.push_back(key);
+            if (key != "device") given.push_back(key);  // not a setting of the run
         }
         c = gpt::resumed_config(c, given);
     }
+    c.device = device;
 
     gpt::TrainResult r = train_with_ctrl_c(c);
     fmt::print("metrics: {0}/metrics.csv, plot: {0}/metrics.png, model: {0}\n", c.out);

@@ -11,6 +11,7 @@
 #include "autograd/ops/reduce.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/random.h"
+#include "tensor/view.h"
 
 namespace gradstack {
 
@@ -56,14 +57,25 @@ GradcheckResult gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
         Tensor g = x.grad();
         std::vector<double> analytic =
             g.defined() ? to_vector<double>(g) : std::vector<double>(x.numel(), 0.0);
-        double* p = x.data<double>();
+        // Element k is perturbed in place: through its host pointer on the CPU, through a
+        // one-element view filled by the device's kernel elsewhere (a GPU's memory cannot be
+        // written from the host).
+        const bool on_host = x.device().type == DeviceType::cpu;
+        const std::vector<double> values = on_host ? std::vector<double>() : to_vector<double>(x);
+        const Tensor flat = *views::try_view(x, {x.numel()});  // x is a contiguous leaf
+        auto set = [&](int64_t k, double value) {
+            if (on_host)
+                x.data<double>()[k] = value;
+            else
+                kernels::fill(views::slice(flat, 0, k, k + 1), value);
+        };
         for (int64_t k = 0; k < x.numel(); ++k) {
-            double saved = p[k];
-            p[k] = saved + options.eps;
+            const double saved = on_host ? x.data<double>()[k] : values[static_cast<size_t>(k)];
+            set(k, saved + options.eps);
             double plus = L();
-            p[k] = saved - options.eps;
+            set(k, saved - options.eps);
             double minus = L();
-            p[k] = saved;
+            set(k, saved);
             double numeric = (plus - minus) / (2 * options.eps);
             double err = std::abs(analytic[k] - numeric);
             result.max_abs_error = std::max(result.max_abs_error, err);

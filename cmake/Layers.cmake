@@ -1,10 +1,11 @@
-# gradstack_layer(NAME DEPS dep...): a shared library gradstack_NAME built from every .cpp under
-# NAME/. Its public include directory holds a single entry, NAME -> the source folder, so code sees
+# gradstack_layer(NAME DEPS dep...): a shared library gradstack_NAME built from every .cpp (and,
+# for cuda/, .cu) under NAME/. Its public include directory holds a single entry, NAME -> the source folder, so code sees
 # "NAME/..." headers of itself and of the layers it links (include directories propagate along
 # target_link_libraries) and nothing else: an include that points the wrong way fails to compile.
 function(gradstack_layer name)
   cmake_parse_arguments(L "" "" "DEPS;LIBS" ${ARGN})
-  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${name}/*.cpp)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${name}/*.cpp
+    ${CMAKE_SOURCE_DIR}/${name}/*.cu)
   if(NOT sources)
     message(STATUS "layer ${name}: no sources yet, skipped")
     return()

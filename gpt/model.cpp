@@ -1,6 +1,8 @@
 // GPT-2 forward (see model.h).
 #include "gpt/model.h"
 
+#include "tensor/kernels/copy.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -57,17 +59,22 @@ ForwardOutput GPT2LMHeadModel::forward(const Tensor& ids, const ForwardOptions& 
           "[gpt2] {} past + {} new tokens exceed the model's n_positions = {}", P, T, config_.n_positions);
     check(T > 0, "[gpt2] ids has no tokens (shape {})", shape_str(shaped.shape()));
 
-    Tensor pos = o.position_ids.defined() ? o.position_ids : arange(P, P + T, 1);
+    // Token ids, positions and the mask usually come from the host: they follow the weights.
+    const Device device = transformer->wte->weight.device();
+    Tensor pos = kernels::to_device(o.position_ids.defined() ? o.position_ids : arange(P, P + T, 1),
+                                    device);
     if (pos.dim() == 1) pos = unsqueeze(pos, 0);  // (1, T) broadcasts over the batch
     check(pos.size(-1) == T, "[gpt2] position_ids {} do not match T = {}", shape_str(pos.shape()), T);
     GPT2Model& tr = *transformer;
-    Tensor tokens = embeds ? o.inputs_embeds : tr.wte->forward(ids);              // (B, T, C)
+    Tensor tokens = embeds ? o.inputs_embeds : tr.wte->forward(kernels::to_device(ids, device));
     Tensor x = tr.drop->forward(tokens + tr.wpe->forward(pos));                   // (B, T, C)
 
+    const Tensor mask =
+        o.attention_mask.defined() ? kernels::to_device(o.attention_mask, device) : Tensor();
     ForwardOutput out;
     if (o.output_hidden_states) out.hidden_states.push_back(x);
     for (int64_t i = 0; i < L; ++i) {
-        auto r = (*tr.h)[i].forward(x, o.attention_mask, o.past.empty() ? KVCache() : o.past[i]);
+        auto r = (*tr.h)[i].forward(x, mask, o.past.empty() ? KVCache() : o.past[i]);
         x = r.y;
         if (o.use_cache) out.presents.push_back(r.present);
         if (o.output_hidden_states && i + 1 < L) out.hidden_states.push_back(x);
@@ -88,7 +95,7 @@ Tensor GPT2LMHeadModel::loss(const Tensor& logits, const Tensor& labels) {
     const int64_t T = logits.size(1), V = logits.size(2);
     check(T >= 2, "[gpt2 loss] needs at least 2 positions, got {}", T);
     Tensor pred = reshape(slice(logits, 1, 0, T - 1), {-1, V});   // positions 0..T-2
-    Tensor next = reshape(slice(labels, 1, 1, T), {-1});          // tokens 1..T-1
+    Tensor next = reshape(slice(kernels::to_device(labels, logits.device()), 1, 1, T), {-1});
     return cross_entropy(pred, next);
 }
 

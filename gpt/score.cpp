@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "autograd/ops.h"
+#include "tensor/kernels/copy.h"
 
 namespace gradstack::gpt {
 
@@ -37,6 +38,7 @@ std::vector<double> token_logprobs(GPT2LMHeadModel& model, const std::vector<int
         Tensor logits = model.forward(x, options).logits;                   // (1, T, V)
         Tensor rows = slice(select(logits, 0, 0), 0, first_row, last_row);  // (n, V)
         Tensor logp = contiguous(to_dtype(log_softmax(rows, -1), DType::f64));
+        if (logp.device().type != DeviceType::cpu) logp = kernels::to_device(logp, Device::cpu());
         const double* p = logp.data<double>();
         // A NaN or infinite logit spreads through log_softmax to its row (a NaN everywhere, or
         // -inf), so every log-probability of a row is checked, not only the one scored: a NaN

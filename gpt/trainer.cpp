@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "autograd/ops.h"
+#include "tensor/kernels/copy.h"
 #include "gpt/checkpoint.h"
 #include "gpt/data.h"
 #include "gpt/generation/generate.h"
@@ -404,6 +405,7 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
     if (c.resume) load_weights(model, (ckpt / "model.safetensors").string());
     else if (!c.init_from.empty()) load_weights(model, (fs::path(c.init_from) / "model.safetensors").string());
     model.train();
+    model.to(c.device);  // before the optimizer: its moments are made where the weights are
     nn::AdamW opt(nn::decay_groups(model.named_parameters(), c.weight_decay, c.lr),
                   nn::AdamConfig{.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2, .eps = 1e-8,
                                  .weight_decay = c.weight_decay});
@@ -457,7 +459,7 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
             ForwardOptions o;
             o.use_cache = false;
             Tensor logits = reshape(model.forward(b.inputs, o).logits, {-1, V});
-            Tensor y = reshape(b.targets, {-1});
+            Tensor y = reshape(kernels::to_device(b.targets, logits.device()), {-1});
             loss += cross_entropy(logits, y).item();
             correct += sum(to_dtype(eq(argmax(logits, -1), y), DType::i64)).item();
             count += static_cast<double>(y.numel());
@@ -495,7 +497,8 @@ TrainResult train(const TrainConfig& c, const std::function<void(const std::stri
             ForwardOptions o;
             o.use_cache = false;
             Tensor logits = model.forward(b.inputs, o).logits;
-            Tensor loss = cross_entropy(reshape(logits, {-1, V}), reshape(b.targets, {-1}));
+            Tensor loss = cross_entropy(reshape(logits, {-1, V}),
+                                        reshape(kernels::to_device(b.targets, logits.device()), {-1}));
             (c.grad_accum == 1 ? loss : loss / static_cast<double>(c.grad_accum)).backward();
             step_loss += loss.item() / static_cast<double>(c.grad_accum);
         }

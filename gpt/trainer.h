@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "tensor/device.h"
+
 namespace gradstack::gpt {
 
 struct TrainConfig {
@@ -43,6 +45,9 @@ struct TrainConfig {
     int64_t save_every = 500;
     int64_t log_every = 10;
     uint64_t seed = 1337;
+    // Where the model trains (--device); not part of a run's settings: a run saved on one device
+    // resumes on another.
+    Device device = Device::cpu();
     std::string sample_prompt = "";  // "" starts from <|endoftext|>
     int64_t sample_tokens = 48;
 };

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "autograd/grad_mode.h"
+#include "tensor/backend.h"
 #include "tensor/kernels/copy.h"
 
 namespace gradstack::nn {
@@ -149,11 +150,20 @@ Module::LoadResult Module::load_state_dict(const NamedTensors& tensors, bool str
 }
 
 void Module::to(Device device) {
+    check_device(device, "[Module::to]");
+    NoGradGuard no_grad;
     for (auto& [name, t] : state_dict()) {
-        if (t.device() == device) continue;
-        // Moving needs a cross-device copy kernel, which the CUDA backend provides.
-        fail("[Module::to] cannot move '{}' from {} to {}: no backend for {} is built", name,
-             t.device(), device, device);
+        if (t.device() == device) continue;  // done (a tied weight is listed twice)
+        // In place: the tensor's own TensorImpl gets the moved storage, so every handle on it
+        // (the module's field, an optimizer's list, a tied weight) sees the move.
+        const Tensor moved = kernels::to_device(t.detach(), device);
+        TensorImpl* impl = t.impl();
+        impl->storage = moved.storage();
+        impl->strides = moved.strides();
+        impl->offset = 0;
+        impl->is_contiguous = true;
+        if (t.requires_grad() && t.grad().defined())
+            t.set_grad(kernels::to_device(t.grad(), device));
     }
 }
 
@@ -184,7 +194,8 @@ bool all_finite(const Tensor& t) {
 std::string first_nonfinite(const NamedTensors& tensors) {
     for (const auto& [name, tensor] : tensors) {
         if (!is_floating(tensor.dtype())) continue;
-        const Tensor t = tensor.is_contiguous() ? tensor : kernels::contiguous(tensor);
+        const Tensor host = kernels::to_device(tensor, Device::cpu());
+        const Tensor t = host.is_contiguous() ? host : kernels::contiguous(host);
         const bool ok = t.dtype() == DType::f64 ? all_finite<double>(t) : all_finite<float>(t);
         if (!ok) return name;
     }

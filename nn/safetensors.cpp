@@ -384,11 +384,10 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
         check(seen.insert(key).second, "[save_safetensors] {}: tensor '{}' is given twice", path,
               key);
         check(t.defined(), "[save_safetensors] {}: tensor '{}' is undefined", path, key);
-        check(t.device().type == DeviceType::cpu,
-              "[save_safetensors] {}: tensor '{}' is on {}; copy it to the cpu first", path, key,
-              t.device());
-        // C order, as the format requires (an empty tensor has no bytes to order).
-        Tensor c = t.numel() == 0 ? t : kernels::contiguous(t);
+        // On the host and in C order, as the format requires (a GPU tensor is copied back; an
+        // empty tensor has no bytes to order).
+        const Tensor host = kernels::to_device(t, Device::cpu());
+        Tensor c = host.numel() == 0 ? host : kernels::contiguous(host);
         uint64_t nbytes = static_cast<uint64_t>(c.numel()) * itemsize(c.dtype());
         header[key] = {{"dtype", file_dtype_of(c.dtype())},
                        {"shape", c.shape()},

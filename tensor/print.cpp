@@ -89,8 +89,9 @@ std::string to_string(const Tensor& t, const PrintOptions& options) {
     if (!t.defined()) return "tensor(undefined)";
     std::string meta = fmt::format("shape={}, dtype={}, device={}", shape_str(t.shape()),
                                    t.dtype(), t.device());
-    if (t.device().type != DeviceType::cpu) return fmt::format("tensor(<on {}>, {})", t.device(), meta);
-    Printer p{t, options, t.numel() > options.threshold, is_floating(t.dtype())};
+    // A GPU tensor prints from a host copy of it; the meta line still names its device.
+    const Tensor host = t.device().type == DeviceType::cpu ? t : kernels::to_device(t, Device::cpu());
+    Printer p{host, options, host.numel() > options.threshold, is_floating(host.dtype())};
     std::vector<int64_t> index;
     std::vector<double> values;
     p.collect(index, values);

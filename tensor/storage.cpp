@@ -11,6 +11,7 @@
 #include <new>
 #include <vector>
 
+#include "tensor/backend.h"
 #include "tensor/error.h"
 
 namespace gradstack {
@@ -47,7 +48,7 @@ BlockCache& block_cache() {
     return *cache;
 }
 
-void* cpu_allocate(size_t nbytes) {
+void* cpu_allocate(size_t nbytes, int) {
     size_t size = (nbytes + 63) / 64 * 64 + kHeader;
     if (size >= kCacheMin) {
         size = (size + kGranule - 1) / kGranule * kGranule;
@@ -67,7 +68,7 @@ void* cpu_allocate(size_t nbytes) {
     return block + kHeader;
 }
 
-void cpu_deallocate(void* p) {
+void cpu_deallocate(void* p, int) {
     char* block = static_cast<char*>(p) - kHeader;
     const size_t size = *reinterpret_cast<size_t*>(block);
     if (size < kCacheMin) return std::free(block);
@@ -110,11 +111,12 @@ bool register_allocator(DeviceType type, Allocator allocator) {
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
     Allocator& a = allocator_slot(device.type);
-    check(a.allocate != nullptr, "[storage] no allocator for {}; was gradstack built with it?",
-          device);
-    data_ = a.allocate(nbytes);
-    void (*deallocate)(void*) = a.deallocate;
-    release_ = [deallocate](void* p) { deallocate(p); };
+    if (a.allocate == nullptr) check_device(device, "[storage]");  // says why there is none
+    check(a.allocate != nullptr, "[storage] no allocator for {}", device);
+    data_ = a.allocate(nbytes, device.index);
+    void (*deallocate)(void*, int) = a.deallocate;
+    const int index = device.index;
+    release_ = [deallocate, index](void* p) { deallocate(p, index); };
 }
 
 Storage::Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> release)

@@ -13,9 +13,11 @@
 
 namespace gradstack {
 
+// One device type's memory. `device_index` says which device of that type (cuda:1 is index 1);
+// the CPU ignores it.
 struct Allocator {
-    void* (*allocate)(size_t nbytes) = nullptr;
-    void (*deallocate)(void* ptr) = nullptr;
+    void* (*allocate)(size_t nbytes, int device_index) = nullptr;
+    void (*deallocate)(void* ptr, int device_index) = nullptr;
 };
 
 // Installs the allocator for a device type (the CPU one is built in). Returns true so that a

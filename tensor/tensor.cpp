@@ -18,6 +18,10 @@ TensorImpl::TensorImpl(std::shared_ptr<Storage> storage_, Shape shape_, Shape st
       is_contiguous(compute_contiguous(shape, strides)) {}
 
 bool compute_contiguous(const Shape& shape, const Shape& strides) {
+    // No elements: nothing to lay out, contiguous as in PyTorch (empty() gives such a tensor
+    // strides computed with the zero dims counted as 1, which the loop below would refuse).
+    for (int64_t s : shape)
+        if (s == 0) return true;
     int64_t expected = 1;
     for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
         if (shape[d] == 1) continue;
@@ -41,8 +45,8 @@ Tensor Tensor::detach() const {
 template <class T>
 T Tensor::item() const {
     check(numel() == 1, "[item] needs a tensor with one element, got shape {}", shape_str(shape()));
-    check(device().type == DeviceType::cpu, "[item] tensor is on {}; copy it to cpu first",
-          device());
+    if (device().type != DeviceType::cpu)  // one element comes back, as torch's .item() does
+        return kernels::to_device(*this, Device::cpu()).item<T>();
     return visit_dtype(dtype(), [&]<class S>() { return static_cast<T>(*data<S>()); });
 }
 template float Tensor::item<float>() const;
@@ -124,7 +128,7 @@ template Tensor from_vector<bool>(const std::vector<bool>&, Shape);
 
 template <class T>
 std::vector<T> to_vector(const Tensor& t) {
-    check(t.device().type == DeviceType::cpu, "[to_vector] tensor is on {}", t.device());
+    if (t.device().type != DeviceType::cpu) return to_vector<T>(kernels::to_device(t, Device::cpu()));
     Tensor c = t.is_contiguous() ? t : kernels::contiguous(t);
     std::vector<T> out(static_cast<size_t>(c.numel()));
     visit_dtype(c.dtype(), [&]<class S>() {
@@ -141,6 +145,8 @@ template std::vector<bool> to_vector<bool>(const Tensor&);
 double element_at(const Tensor& t, const std::vector<int64_t>& index) {
     check(static_cast<int64_t>(index.size()) == t.dim(), "[element_at] {} indices for a {}-d tensor",
           index.size(), t.dim());
+    if (t.device().type != DeviceType::cpu)  // slow, as the header says: for tests and printing
+        return element_at(kernels::to_device(t, Device::cpu()), index);
     int64_t off = 0;
     for (size_t d = 0; d < index.size(); ++d) {
         check(index[d] >= 0 && index[d] < t.shape()[d],

@@ -28,7 +28,8 @@ struct TensorImpl {
     DType dtype = DType::f32;
     // Invariant: is_contiguous == (for every dim d with shape[d] != 1,
     //   strides[d] == product of shape[d+1:]), i.e. the elements are laid out in C order with no
-    //   gaps. Size-1 dims may have any stride. Computed once, when the view is made.
+    //   gaps. Size-1 dims may have any stride; a tensor with no elements is contiguous. Computed
+    //   once, when the view is made.
     bool is_contiguous = true;
     std::shared_ptr<AutogradMeta> autograd;  // null until autograd needs it
 

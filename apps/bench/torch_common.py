@@ -95,10 +95,11 @@ def forward(torch, p, n_head, ids, past, dropout=0.0, inputs_embeds=None, with_h
     P = 0 if past is None else past[0][0].shape[2]
     C = p["wte"].shape[1]
     hs = C // n_head
-    pos = torch.arange(P, P + T)
+    dev = p["wte"].device  # the GPU under torch_cuda.py
+    pos = torch.arange(P, P + T, device=dev)
     tok = F.embedding(ids, p["wte"]) if inputs_embeds is None else inputs_embeds  # fast backward
     x = drop(tok + F.embedding(pos, p["wpe"]))
-    causal = torch.ones(T, P + T, dtype=torch.bool).tril(P)
+    causal = torch.ones(T, P + T, dtype=torch.bool, device=dev).tril(P)
     lowest = torch.finfo(torch.float32).min
     presents = []
 

@@ -158,4 +158,13 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
                   [in](const Tensor& gy) { return grads{kernels::to_dtype(gy, in)}; });
 }
 
+// to_device: y = x on another device; dL/dx = dL/dy moved back.
+const Op op_to_device{"to_device"};
+Tensor to_device(const Tensor& x, Device device) {
+    if (x.device() == device) return x;
+    const Device from = x.device();
+    return record(op_to_device, {x}, kernels::to_device(x, device),
+                  [from](const Tensor& gy) { return grads{kernels::to_device(gy, from)}; });
+}
+
 }  // namespace gradstack

@@ -31,5 +31,7 @@ Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);
 // Converted to dtype (float <-> float is differentiable: the gradient is converted back).
 Tensor to_dtype(const Tensor& x, DType dtype);
+// A copy on `device` (x itself when already there); the gradient is moved back to x's device.
+Tensor to_device(const Tensor& x, Device device);
 
 }  // namespace gradstack

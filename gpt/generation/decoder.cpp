@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "autograd/ops.h"
+#include "tensor/kernels/copy.h"
 
 namespace gradstack::gpt {
 
@@ -35,6 +36,8 @@ Decoder::Decoder(GPT2LMHeadModel& model, const std::vector<std::vector<int64_t>>
 Tensor Decoder::last_logits(const ForwardOutput& out) {
     const int64_t T = out.logits.size(1);
     Tensor last = select(out.logits, 1, T - 1);  // (R, V)
+    // Logits processors and sampling run on the host: one (R, V) row block per step comes back.
+    if (last.device().type != DeviceType::cpu) last = kernels::to_device(last, Device::cpu());
     if (last.dtype() != DType::f32) return to_dtype(last, DType::f32);  // a float64 model
     return last.is_contiguous() ? last : contiguous(last);
 }
@@ -89,9 +92,11 @@ void Decoder::reorder(const std::vector<int64_t>& source) {
     std::iota(identity.begin(), identity.end(), 0);
     if (source == identity) return;  // nothing moves: skip copying the cache
     const Tensor index = from_vector(source);
+    const Tensor cache_index =
+        past_.empty() ? index : kernels::to_device(index, past_[0].key.device());
     for (KVCache& kv : past_) {
-        kv.key = index_select(kv.key, 0, index);  // (R, nh, S, hs)
-        kv.value = index_select(kv.value, 0, index);
+        kv.key = index_select(kv.key, 0, cache_index);  // (R, nh, S, hs)
+        kv.value = index_select(kv.value, 0, cache_index);
     }
     if (ids_.defined()) ids_ = index_select(ids_, 0, index);
     if (mask_.defined()) mask_ = index_select(mask_, 0, index);

@@ -71,7 +71,7 @@ KVCache append_in_place(const KVCache& past, const Tensor& k_new, const Tensor& 
 Tensor additive_attention_mask(const Tensor& attention_mask, DType dtype) {
     check(attention_mask.dim() == 2, "[attention] attention_mask must be (B, S), got {}",
           shape_str(attention_mask.shape()));
-    Tensor m = to_dtype(attention_mask, dtype);
+    Tensor m = to_dtype(attention_mask, dtype);  // on the caller's device
     Tensor additive = (1.0 - m) * lowest(dtype);
     return reshape(additive, {m.size(0), 1, 1, m.size(1)});  // (B, 1, 1, S)
 }
@@ -126,7 +126,8 @@ CausalSelfAttention::Output CausalSelfAttention::forward(const Tensor& x,
                   attention_mask.size(1) == S,
               "[attention] attention_mask must be (B={}, past + T={}), got {}", B, S,
               shape_str(attention_mask.shape()));
-        mask = additive_attention_mask(attention_mask, q.dtype());  // (B, 1, 1, S)
+        mask = additive_attention_mask(kernels::to_device(attention_mask, q.device()),
+                                       q.dtype());  // (B, 1, 1, S)
     }
     // Attention dropout as the Dropout module would apply it: in training mode, from its
     // generator (the default one when it has none).

@@ -10,6 +10,7 @@
 #include "nn/optim/fused.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/dispatch.h"
+#include "tensor/kernels/optim.h"
 
 namespace gradstack::nn {
 
@@ -105,6 +106,15 @@ void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& gr
     const double step_size = group.lr / bias_correction1;
     const bool l2 = !decoupled_ && group.weight_decay != 0;
 
+    // A parameter on another device (a GPU) runs the same loop as that device's kernel
+    // (tensor/kernels/optim.h), in place; the kernel leaves the version bumps to us.
+    if (param.device().type != DeviceType::cpu) {
+        kernels::adam_update(param, grad, exp_avg, exp_avg_sq, group.lr, config_.beta1,
+                             config_.beta2, config_.eps, group.weight_decay, decoupled_,
+                             bias_correction1, bias_correction2_sqrt);
+        for (const Tensor* t : {&param, &exp_avg, &exp_avg_sq}) t->storage()->bump_version();
+        return;
+    }
     if (kernel_set() == KernelSet::reference) {
         detail::update_in_place(
             param, grad, {exp_avg, exp_avg_sq}, [&]<class T>(T* p, const T* g, int64_t n) {

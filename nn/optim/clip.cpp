@@ -8,6 +8,8 @@
 #include "autograd/ops/elementwise.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/kernels/copy.h"
+#include "tensor/kernels/elementwise.h"
+#include "tensor/kernels/reduce.h"
 
 namespace gradstack::nn {
 
@@ -31,9 +33,17 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
         check(params[i].defined(), "[clip_grad_norm] parameter {} is undefined", i);
         const Tensor& g = params[i].grad();
         if (!g.defined()) continue;
-        check(g.device().type == DeviceType::cpu,
-              "[clip_grad_norm] gradient of parameter {} is on {}: only CPU is implemented", i,
-              g.device());
+        if (g.device().type != DeviceType::cpu) {
+            // Another device (a GPU): the same sum of squares in double, as kernels there, and
+            // one double back per parameter.
+            const Tensor g64 = kernels::to_dtype(g, DType::f64);
+            std::vector<int64_t> all(static_cast<size_t>(g64.dim()));
+            for (int64_t d = 0; d < g64.dim(); ++d) all[static_cast<size_t>(d)] = d;
+            const Tensor squares = kernels::binary(kernels::mul, g64, g64);
+            sum += kernels::sum_keepdim(squares, all).item<double>();
+            grads.push_back(g);
+            continue;
+        }
         const Tensor c = kernels::contiguous(g);
         sum += c.dtype() == DType::f32 ? sum_of_squares(c.data<float>(), c.numel())
                                        : sum_of_squares(c.data<double>(), c.numel());

@@ -13,7 +13,8 @@ namespace gradstack::nn {
 // is scaled in place by that factor, rounded to its dtype, as PyTorch does. Returns the norm
 // before clipping. Parameters without a gradient are skipped; none at all gives 0. A non-finite
 // norm (an inf or nan gradient) is returned and the gradients are left alone, so the caller can
-// skip the step. Throws gradstack::Error for max_norm <= 0 or a gradient not on the CPU.
+// skip the step. Throws gradstack::Error for max_norm <= 0. GPU gradients are summed on their
+// device, one number per parameter coming back to the host.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 
 }  // namespace gradstack::nn

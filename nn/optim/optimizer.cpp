@@ -66,9 +66,9 @@ void Optimizer::step() {
             const Tensor& p = group.params[i];
             const Tensor& grad = p.grad();
             if (!grad.defined()) continue;
-            check(p.device().type == DeviceType::cpu && grad.device().type == DeviceType::cpu,
-                  "[{}] parameter {} of group {} is on {} with its gradient on {}: only CPU "
-                  "updates are implemented",
+            check(p.device() == grad.device(),
+                  "[{}] parameter {} of group {} is on {} with its gradient on {}: move both to "
+                  "one device",
                   name_, i, g, p.device(), grad.device());
             check(grad.shape() == p.shape() && grad.dtype() == p.dtype(),
                   "[{}] gradient {} {} of parameter {} of group {} does not match it ({} {})",

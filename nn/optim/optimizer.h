@@ -82,7 +82,7 @@ protected:
         NamedTensors buffers;  // in state_names() order; empty until the first update
     };
 
-    // Updates `param` in place from `grad` (same shape and dtype, both on the CPU: step() checks).
+    // Updates `param` in place from `grad` (same shape, dtype and device: step() checks).
     // state.step has already been incremented; buffers are empty on the first update, and
     // update() creates them.
     virtual void update(const ParamGroup& group, const Tensor& param, const Tensor& grad,

@@ -6,6 +6,7 @@
 
 #include "nn/optim/fused.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/kernels/elementwise.h"
 
 namespace gradstack::nn {
 
@@ -64,6 +65,32 @@ void Sgd::update(const ParamGroup& group, const Tensor& param, const Tensor& gra
 
     const bool decay = group.weight_decay != 0;
     const bool nesterov = config_.nesterov;
+    if (param.device().type != DeviceType::cpu) {
+        // A parameter on another device (a GPU): the loop below as elementwise kernels, in the
+        // same order, each scalar a 0-d tensor of the parameter's dtype (rounded to it once).
+        auto scalar = [&](double v) { return scalar_tensor(v, param.dtype(), param.device()); };
+        auto times = [](const Tensor& a, const Tensor& b) {
+            return kernels::binary(kernels::mul, a, b);
+        };
+        Tensor d = grad;
+        if (decay) d = kernels::binary(kernels::add, d, times(scalar(group.weight_decay), param));
+        if (use_momentum) {
+            const Tensor& b = buffers[0];
+            if (first)
+                kernels::copy(b, d);
+            else
+                kernels::add(b, times(b, scalar(config_.momentum)),
+                             times(scalar(1 - config_.dampening), d));
+            if (nesterov)
+                d = kernels::binary(kernels::add, d, times(scalar(config_.momentum), b));
+            else
+                d = b;
+        }
+        kernels::add(param, param, times(scalar(-group.lr), d));
+        param.storage()->bump_version();
+        for (const Tensor& b : buffers) b.storage()->bump_version();
+        return;
+    }
     // Each scalar is rounded to the parameter's type once, as PyTorch does for a Python float.
     detail::update_in_place(param, grad, buffers, [&]<class T>(T* p, const T* g, int64_t n) {
         const T wd = T(group.weight_decay), mom = T(config_.momentum);

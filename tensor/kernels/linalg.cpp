@@ -12,6 +12,13 @@ namespace {
 std::atomic<int> current_precision{0};
 }
 
+namespace {
+constinit std::atomic<bool> tf32_allowed{false};
+}  // namespace
+
+bool allow_tf32() { return tf32_allowed.load(std::memory_order_relaxed); }
+void set_allow_tf32(bool allow) { tf32_allowed.store(allow, std::memory_order_relaxed); }
+
 MatmulPrecision matmul_precision() {
     return static_cast<MatmulPrecision>(current_precision.load(std::memory_order_relaxed));
 }

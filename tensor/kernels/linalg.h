@@ -49,6 +49,13 @@ class MatmulPrecisionGuard {
     MatmulPrecision saved_;
 };
 
+// TF32 tensor-core maths for float32 GEMMs on a GPU: off by default, for exact parity with the
+// CPU; on, float32 products round their inputs to 10 mantissa bits and sum in float32, as
+// torch.backends.cuda.matmul.allow_tf32 does (`bench gpt|train --device cuda` measure both).
+// The CPU ignores it. Process-wide.
+bool allow_tf32();
+void set_allow_tf32(bool allow);
+
 // The shape of torch.matmul(a, b) for a and b of at least 1 dim (see matmul_fresh): for 2-d and
 // more, the broadcast batch dims, then M, N. Checks dtypes and devices, and throws
 // "[matmul] last dim of a (2, 3) must match dim -2 of b (4, 5)" or

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "tensor/kernels/copy.h"
+
 namespace gradstack::testing {
 
 std::vector<CatalogEntry>& catalog() {
@@ -39,6 +41,10 @@ Tensor leaf(const Shape& shape, const ValueFn& values, bool requires_grad) {
     t = clone(t).detach();
     if (requires_grad) t.requires_grad_();
     return t;
+}
+
+Tensor on_device_of(const Tensor& constant, const Tensor& x) {
+    return kernels::to_device(constant, x.device());
 }
 
 Tensor positive(const Tensor& normal) { return abs(normal) + 0.5; }

@@ -53,6 +53,10 @@ void add_entry(const std::string& op, const std::string& variant, std::vector<Te
 // A float64 leaf of standard normal values (deterministic per call order).
 Tensor leaf(const Shape& shape, const ValueFn& values = nullptr, bool requires_grad = true);
 
+// A constant of an entry (ids, targets, masks, weights) on x's device: under tests/cuda the
+// catalog's inputs live on the GPU, and every tensor of one op must live on one device.
+Tensor on_device_of(const Tensor& constant, const Tensor& x);
+
 // Common value transforms.
 Tensor positive(const Tensor& normal);         // |x| + 0.5
 Tensor away_from_zero(const Tensor& normal);   // sign(x) (|x| + 0.3): keeps kinks out of reach

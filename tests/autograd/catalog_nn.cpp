@@ -66,12 +66,15 @@ void add_attention_entries() {
     const Tensor keep_rows = from_vector<double>({1, 1, 1, 1, 1, 0, 0, 1, 1, 1}, {2, 1, 5, 1});
     add_entry(op, "padding-mask", {leaf({2, 2, 5, 4}), leaf({2, 2, 5, 4}), leaf({2, 2, 5, 4})},
               [pad, keep_rows](Xs x) {
-                  return scaled_dot_product_attention(x[0], x[1], x[2], pad) * keep_rows;
+                  return scaled_dot_product_attention(x[0], x[1], x[2], on_device_of(pad, x[0])) *
+                         on_device_of(keep_rows, x[0]);
               });
     add_entry(op, "padded-rows-v",
               {leaf({2, 2, 5, 4}, nullptr, false), leaf({2, 2, 5, 4}, nullptr, false),
                leaf({2, 2, 5, 4})},
-              [pad](Xs x) { return scaled_dot_product_attention(x[0], x[1], x[2], pad); });
+              [pad](Xs x) {
+                  return scaled_dot_product_attention(x[0], x[1], x[2], on_device_of(pad, x[0]));
+              });
     // Dropout: the generator is re-seeded on every call, so every evaluation uses the same mask.
     add_entry(op, "dropout", {leaf(q), leaf({2, 2, 5, 4}), leaf({2, 2, 5, 4})}, [](Xs x) {
         Generator gen(42);
@@ -94,7 +97,8 @@ const bool added = add_to_catalog([] {
     add_entry("log_softmax", "masked-column", {leaf({3, 4})}, [](Xs x) {
         // A -inf entry (a masked attention score) gets probability 0 and no gradient trouble.
         Tensor mask = from_vector<bool>({false, false, true, false}, {4});
-        return softmax(masked_fill(x[0], mask, -INFINITY), -1) + log_softmax(x[0], -1);
+        return softmax(masked_fill(x[0], on_device_of(mask, x[0]), -INFINITY), -1) +
+               log_softmax(x[0], -1);
     });
 
     add_variants("layer_norm", {{s}, {{5}}, {{5}}},
@@ -107,16 +111,16 @@ const bool added = add_to_catalog([] {
               [](Xs x) { return layer_norm(x[0], x[1], x[2]); });
 
     const Tensor t35 = targets({3}, 5), t235 = targets({2, 3}, 5, {4});
-    add_variants("cross_entropy", {{s}}, [t35](Xs x) { return cross_entropy(x[0], t35); });
+    add_variants("cross_entropy", {{s}}, [t35](Xs x) { return cross_entropy(x[0], on_device_of(t35, x[0])); });
     add_entry("cross_entropy", "none-ignore-3d", {leaf({2, 3, 5})},
-              [t235](Xs x) { return cross_entropy(x[0], t235, -100, Reduction::none); });
+              [t235](Xs x) { return cross_entropy(x[0], on_device_of(t235, x[0]), -100, Reduction::none); });
     add_entry("cross_entropy", "sum-smoothing", {leaf({2, 3, 5})},
-              [t235](Xs x) { return cross_entropy(x[0], t235, -100, Reduction::sum, 0.1); });
+              [t235](Xs x) { return cross_entropy(x[0], on_device_of(t235, x[0]), -100, Reduction::sum, 0.1); });
     add_entry("cross_entropy", "mean-smoothing-ignore", {leaf({2, 3, 5})},
-              [t235](Xs x) { return cross_entropy(x[0], t235, -100, Reduction::mean, 0.25); });
+              [t235](Xs x) { return cross_entropy(x[0], on_device_of(t235, x[0]), -100, Reduction::mean, 0.25); });
     const Tensor t1 = targets({}, 4);
     add_entry("cross_entropy", "unbatched", {leaf({4})},
-              [t1](Xs x) { return cross_entropy(x[0], t1); });
+              [t1](Xs x) { return cross_entropy(x[0], on_device_of(t1, x[0])); });
 
     // The generator is re-seeded on every call, so every evaluation uses the same mask.
     add_variants("dropout", {{{4, 6}}}, [](Xs x) {

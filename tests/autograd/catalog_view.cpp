@@ -9,7 +9,8 @@ using Xs = const std::vector<Tensor>&;
 
 // x * [1, 2, 3, ...] in x's shape, so every output element has its own weight.
 Tensor ramp(const Tensor& x) {
-    return x * reshape(arange(1, static_cast<double>(x.numel()) + 1, 1, DType::f64), x.shape());
+    const Tensor w = arange(1, static_cast<double>(x.numel()) + 1, 1, DType::f64);
+    return x * reshape(to_device(w, x.device()), x.shape());  // on x's device
 }
 
 const bool added = add_to_catalog([] {
@@ -21,6 +22,11 @@ const bool added = add_to_catalog([] {
     add_variants("expand", {{{2, 1, 4}}}, [](Xs x) { return ramp(expand(x[0], {3, 2, 5, 4})); });
     add_variants("contiguous", {{s}}, [](Xs x) { return ramp(contiguous(transpose(x[0], 0, 2))); });
     add_variants("clone", {{s}}, [](Xs x) { return ramp(clone(x[0])); });
+    // To the host and back: the identity on the CPU; under the CUDA catalog run (tests/cuda) the
+    // inputs live on the GPU, so both directions and their gradients are exercised.
+    add_variants("to_device", {{{3, 4}}}, [](Xs x) {
+        return ramp(to_device(to_device(x[0], Device::cpu()), x[0].device()));
+    });
     add_entry("to_dtype", "f64-f32-f64", {leaf({3, 4})},
               [](Xs x) { return ramp(to_dtype(to_dtype(x[0], DType::f32), DType::f64)); },
               {.eps = 1e-3, .atol = 1e-3, .rtol = 1e-2},

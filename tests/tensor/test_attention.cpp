@@ -324,6 +324,23 @@ BOOST_AUTO_TEST_CASE(float32_odd_shapes_and_layouts_match_float64) {
         }
 }
 
+// No query rows (T = 0) against a cache of 3 keys: an empty output, and no gradient for the keys
+// and values (empty tensors count as contiguous, so the kernels' output checks accept them).
+BOOST_AUTO_TEST_CASE(no_query_rows_give_an_empty_output_and_zero_gradients) {
+    Generator gen(3);
+    Tensor q = randn({1, 2, 0, 8}, DType::f64, &gen).requires_grad_();
+    Tensor k = randn({1, 2, 3, 8}, DType::f64, &gen).requires_grad_();
+    Tensor v = randn({1, 2, 3, 8}, DType::f64, &gen).requires_grad_();
+    Tensor y = scaled_dot_product_attention(q, k, v);
+    BOOST_TEST(y.numel() == 0);
+    BOOST_TEST(y.is_contiguous());
+    sum(y).backward();
+    for (const Tensor& g : {k.grad(), v.grad()}) {
+        BOOST_REQUIRE(g.defined());
+        for (double e : to_vector<double>(g)) BOOST_TEST(e == 0.0);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(bad_input_throws) {
     Tensor q = randn({2, 3, 5, 8}), k = randn({2, 3, 6, 8}), v = randn({2, 3, 6, 8});
     auto msg = [&](const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& m = Tensor()) {
