@@ -14,6 +14,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -163,8 +164,12 @@ TorchServer::TorchServer(const std::string& script_name) {
                            GRADSTACK_SOURCE_DIR);
         return;
     }
-    if (!std::filesystem::exists("/usr/bin/python3")) {
-        why_ = "/usr/bin/python3 not found";
+    // Debian's python3 (the fair baseline, python3-torch) unless GRADSTACK_PYTHON names another
+    // one: a GPU machine's PyTorch with CUDA lives in its own Python (scripts/gpu_check.sh).
+    const char* chosen = std::getenv("GRADSTACK_PYTHON");
+    std::string python = chosen && *chosen ? chosen : "/usr/bin/python3";
+    if (!std::filesystem::exists(python)) {
+        why_ = fmt::format("{} not found", python);
         return;
     }
     std::signal(SIGPIPE, SIG_IGN);  // a script that exits early must not kill us on write
@@ -180,7 +185,7 @@ TorchServer::TorchServer(const std::string& script_name) {
     for (int fd : {in[0], in[1], out[0], out[1]}) posix_spawn_file_actions_addclose(&actions, fd);
     std::vector<std::string> args{"/usr/bin/env",
                                   "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp",
-                                  "OMP_NUM_THREADS=2", "/usr/bin/python3", *script};
+                                  "OMP_NUM_THREADS=2", python, *script};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -68,7 +68,8 @@ std::optional<std::string> find_bench_script(const std::string& name);
 // A PyTorch reference script running as a server (apps/bench/torch_*.py): one command line in,
 // one JSON line out, so that its timed runs can interleave with ours. It runs the fair PyTorch
 // baseline (the BLAS and thread count gradstack uses): Debian's python3-torch (/usr/bin/python3) on the
-// OpenMP build of OpenBLAS with OMP_NUM_THREADS=2.
+// OpenMP build of OpenBLAS with OMP_NUM_THREADS=2 (GRADSTACK_PYTHON=/path/to/python picks another
+// interpreter, e.g. a GPU machine's PyTorch with CUDA).
 class TorchServer {
   public:
     // Starts the script. Check ok() afterwards: when the script, python3 or torch is missing,

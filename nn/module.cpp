@@ -152,7 +152,9 @@ Module::LoadResult Module::load_state_dict(const NamedTensors& tensors, bool str
 void Module::to(Device device) {
     check_device(device, "[Module::to]");
     NoGradGuard no_grad;
-    for (auto& [name, t] : state_dict()) {
+    NamedTensors all;  // parameters and every buffer, the non-persistent ones too
+    collect("", all, &all, false);
+    for (auto& [name, t] : all) {
         if (t.device() == device) continue;  // done (a tied weight is listed twice)
         // In place: the tensor's own TensorImpl gets the moved storage, so every handle on it
         // (the module's field, an optimizer's list, a tied weight) sees the move.

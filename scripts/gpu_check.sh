@@ -47,7 +47,7 @@ cat "$logdir/machine.txt"
 
 # --- 2. build libraries: what is missing, and the unpacked .debs for it
 missing=()
-have_header() { echo "#include <$1>" | c++ -std=c++20 -x c++ -fsyntax-only ${CPATH:+-I$CPATH} - 2>/dev/null; }
+have_header() { echo "#include <$1>" | c++ -std=c++20 -x c++ -fsyntax-only - 2>/dev/null; }
 for h in fmt/format.h CLI/CLI.hpp nlohmann/json.hpp Eigen/Core pcre2.h curl/curl.h openssl/sha.h \
          boost/test/unit_test.hpp httplib.h; do
   have_header "$h" || missing+=("$h")
@@ -81,7 +81,8 @@ if (( ${#missing[@]} )); then
   export LD_LIBRARY_PATH=$arch_lib:$arch_lib/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   export PKG_CONFIG_PATH=$arch_lib/pkgconfig:$prefix/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
   export PKG_CONFIG_SYSROOT_DIR=$prefix  # the .pc files say /usr
-  export CMAKE_PREFIX_PATH=$prefix/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
+  # The config files' own folders too, for CMakes that do not search lib/x86_64-linux-gnu.
+  export CMAKE_PREFIX_PATH=$prefix/usr:$arch_lib/cmake:$prefix/usr/share/cmake${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
   extra=(-DOPENBLAS_OPENMP_LIB=$arch_lib/openblas-openmp/libopenblas.so.0
          -DOPENBLAS_OPENMP_INCLUDE=$prefix/usr/include/x86_64-linux-gnu/openblas-openmp)
 fi
@@ -94,6 +95,8 @@ step build 400 cmake --build build-gpu -j "$jobs" || { tail -40 "$logdir/build.l
 
 # --- 4. tests and benchmarks
 export OMP_NUM_THREADS=$jobs
+# PyTorch beside our rows: the machine's own Python, where its CUDA build of torch lives.
+command -v python3 > /dev/null && export GRADSTACK_PYTHON=$(command -v python3)
 step test_cuda_device 240 build-gpu/bin/test_cuda --run_test=device --log_level=test_suite --report_level=detailed
 step ctest 300 ctest --test-dir build-gpu --output-on-failure -j 4 -E playground_browser
 bin=build-gpu/bin/gradstack

@@ -10,6 +10,7 @@
 #include "nn/optim/adam.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/npy.h"
+#include "tests/cuda/has_device.h"
 #include "tests/test_env.h"
 
 using namespace gradstack;
@@ -32,7 +33,9 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(device)
+// Run by hand without a GPU, the suite reports itself skipped (ctest runs it through
+// test_main.cpp, which exits with 77 first).
+BOOST_AUTO_TEST_SUITE(device, *boost::unit_test::precondition(testing::HasCudaDevice{}))
 
 BOOST_AUTO_TEST_CASE(tiny_gpt2_on_cuda_gives_the_cpu_and_hugging_face_outputs) {
     auto cpu_model = load_pretrained(tiny_dir());

@@ -20,6 +20,7 @@
 #include "tensor/kernels/linalg.h"
 #include "tensor/kernels/nn.h"
 #include "tests/autograd/catalog.h"
+#include "tests/cuda/has_device.h"
 #include "tests/test_util.h"
 
 using namespace gradstack;
@@ -54,7 +55,9 @@ Tensor leaf_on(const Tensor& t, Device device) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(device)
+// Run by hand without a GPU, the suite reports itself skipped (ctest runs it through
+// test_main.cpp, which exits with 77 first).
+BOOST_AUTO_TEST_SUITE(device, *boost::unit_test::precondition(testing::HasCudaDevice{}))
 
 BOOST_AUTO_TEST_CASE(every_catalog_entry_matches_the_cpu_and_passes_gradcheck_on_cuda) {
     build_catalog();
